@@ -1,0 +1,41 @@
+namespace RnnAd.FSharp
+
+open RnnAd.FSharp.Storage
+
+/// The differentiable matrix product. All four transpose combinations are one op, so the reverse rules
+/// (which need transposed operands) never copy a transpose: they call the same op with other flags.
+[<AutoOpen>]
+module TensorMatMul =
+
+    type Tensor with
+
+        /// op(a) · op(b) for matrices, or batches of matrices (rank 3, equal batch), where op transposes the
+        /// last two dimensions when its flag is set. A rank-3 `a` times a matrix `b` multiplies every row.
+        static member MatMul(a: Tensor, b: Tensor, ?transA: bool, ?transB: bool) : Tensor =
+            let ta = defaultArg transA false
+            let tb = defaultArg transB false
+            if a.Rank = 3 && b.Rank = 2 && not ta then
+                let s = a.Shape
+                let flat = Tensor.MatMul(a.Reshape [| s.[0] * s.[1]; s.[2] |], b, false, tb)
+                flat.Reshape [| s.[0]; s.[1]; flat.Shape.[1] |]
+            else
+                let mm x y tx ty = Tensor.MatMul(x, y, tx, ty)
+                Op.binary (MatMul.matmul ta tb)
+                    (fun _ b _ da -> mm da b ta tb)
+                    (fun a _ _ db -> mm a db ta tb)
+                    (fun _ b _ g ->
+                        match ta, tb with
+                        | false, false -> mm g b false true
+                        | false, true -> mm g b false false
+                        | true, false -> mm b g false true
+                        | true, true -> mm b g true true)
+                    (fun a _ _ g ->
+                        match ta, tb with
+                        | false, false -> mm a g true false
+                        | false, true -> mm g a true false
+                        | true, false -> mm a g false false
+                        | true, true -> mm g a true true)
+                    a b
+
+        /// a · b (matrix product, see the static overload).
+        member a.MatMul(b: Tensor) : Tensor = Tensor.MatMul(a, b)

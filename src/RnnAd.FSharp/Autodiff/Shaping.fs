@@ -1,0 +1,121 @@
+namespace RnnAd.FSharp
+
+open RnnAd.FSharp.Storage
+
+/// Differentiable ops that rearrange values: reshape, permute, slice, concat, stack, split, flip.
+/// Their rules are their own inverses (or the inverse op), so they stay cheap at every level.
+[<AutoOpen>]
+module TensorShaping =
+
+    type Tensor with
+
+        /// The same values under a new shape (one dimension may be -1, inferred). Storage is shared.
+        member a.Reshape(shape: int[]) : Tensor =
+            if isNull shape then nullArg "shape"
+            if Shape.equal shape a.Shape then a
+            else
+                let target = (Layout.reshape shape a.Value).Shape
+                Op.unary (Layout.reshape target)
+                    (fun _ _ da -> da.Reshape target)
+                    (fun a _ g -> g.Reshape a.Shape)
+                    a
+
+        /// Reorders dimensions: output dimension i is input dimension perm[i].
+        member a.Permute(perm: int[]) : Tensor =
+            if isNull perm then nullArg "perm"
+            let perm = Array.copy perm
+            let inverse = Layout.inversePermutation perm
+            Op.unary (Layout.permute perm)
+                (fun _ _ da -> da.Permute perm)
+                (fun _ _ g -> g.Permute inverse)
+                a
+
+        /// Swaps two dimensions.
+        member a.Transpose(dim0: int, dim1: int) : Tensor = a.Permute(Layout.swapPermutation a.Rank dim0 dim1)
+
+        /// The transpose of a matrix.
+        member a.T: Tensor =
+            if a.Rank <> 2 then Shape.fail "T" (sprintf "needs a matrix, got shape %s" (Shape.format a.Shape))
+            a.Permute [| 1; 0 |]
+
+        /// The `length` entries from `start` along `dim`.
+        member a.Slice(dim: int, start: int, length: int) : Tensor =
+            let dim = Shape.normalizeDim "slice" a.Rank dim
+            let size = a.Shape.[dim]
+            Op.unary (Layout.slice dim start length)
+                (fun _ _ da -> da.Slice(dim, start, length))
+                (fun _ _ g -> g.Unslice(dim, start, size))
+                a
+
+        /// `a` placed at `start` along `dim` in zeros whose `dim` has `size` entries: the adjoint of Slice.
+        member a.Unslice(dim: int, start: int, size: int) : Tensor =
+            let dim = Shape.normalizeDim "unslice" a.Rank dim
+            let length = a.Shape.[dim]
+            Op.unary (Layout.unslice dim start size)
+                (fun _ _ da -> da.Unslice(dim, start, size))
+                (fun _ _ g -> g.Slice(dim, start, length))
+                a
+
+        /// Entry `index` along `dim`, with that dimension removed.
+        member a.Select(dim: int, index: int) : Tensor =
+            let dim = Shape.normalizeDim "select" a.Rank dim
+            a.Slice(dim, index, 1).Reshape(Array.removeAt dim a.Shape)
+
+        /// A new dimension of size 1 at `dim` (0..rank).
+        member a.Unsqueeze(dim: int) : Tensor =
+            let dim = Shape.normalizeDim "unsqueeze" (a.Rank + 1) dim
+            a.Reshape(Array.insertAt dim 1 a.Shape)
+
+        /// Removes dimension `dim`, which must have size 1.
+        member a.Squeeze(dim: int) : Tensor =
+            let dim = Shape.normalizeDim "squeeze" a.Rank dim
+            if a.Shape.[dim] <> 1 then
+                Shape.fail "squeeze" (sprintf "dimension %d of shape %s has size %d, not 1" dim (Shape.format a.Shape) a.Shape.[dim])
+            a.Reshape(Array.removeAt dim a.Shape)
+
+        /// Reverses the order along `dim`.
+        member a.Flip(dim: int) : Tensor =
+            let dim = Shape.normalizeDim "flip" a.Rank dim
+            Op.unary (Layout.flip dim) (fun _ _ da -> da.Flip dim) (fun _ _ g -> g.Flip dim) a
+
+        /// Joins tensors along `dim`; the adjoint of each part is its slice of the output's adjoint.
+        static member Concat(parts: Tensor seq, dim: int) : Tensor =
+            if isNull parts then nullArg "parts"
+            let parts = Array.ofSeq parts
+            if parts.Length = 0 then Shape.fail "concat" "needs at least one tensor"
+            let dim = Shape.normalizeDim "concat" parts.[0].Rank dim
+            let offsets = parts |> Array.scan (fun o (p: Tensor) -> o + p.Shape.[dim]) 0
+            if parts.Length = 1 then parts.[0]
+            else
+                Op.nary (Layout.concat dim)
+                    (fun xs _ tangents ->
+                        let ts = Array.map2 (fun (x: Tensor) t -> match t with ValueSome d -> d | ValueNone -> Tensor.Constant(RawTensor.zeros x.Shape)) xs tangents
+                        Tensor.Concat(ts, dim))
+                    (fun xs _ g i -> g.Slice(dim, offsets.[i], xs.[i].Shape.[dim]))
+                    parts
+
+        /// Stacks tensors of one shape along a new dimension `dim`.
+        static member Stack(parts: Tensor seq, dim: int) : Tensor =
+            if isNull parts then nullArg "parts"
+            let parts = Array.ofSeq parts
+            if parts.Length = 0 then Shape.fail "stack" "needs at least one tensor"
+            for p in parts do
+                if not (Shape.equal p.Shape parts.[0].Shape) then
+                    Shape.fail "stack" (sprintf "shapes %s and %s differ" (Shape.format parts.[0].Shape) (Shape.format p.Shape))
+            Tensor.Concat(parts |> Array.map (fun p -> p.Unsqueeze dim), dim)
+
+        /// Splits along `dim` into consecutive parts of the given sizes, which must add up to the dimension.
+        member a.Split(sizes: int[], dim: int) : Tensor[] =
+            if isNull sizes then nullArg "sizes"
+            let dim = Shape.normalizeDim "split" a.Rank dim
+            if Array.sum sizes <> a.Shape.[dim] || Array.exists (fun s -> s < 0) sizes then
+                Shape.fail "split" (sprintf "sizes %A do not partition dimension %d of shape %s" sizes dim (Shape.format a.Shape))
+            let offsets = Array.scan (+) 0 sizes
+            Array.init sizes.Length (fun i -> a.Slice(dim, offsets.[i], sizes.[i]))
+
+        /// Splits along `dim` into `chunks` equal parts (the dimension must divide evenly).
+        member a.Chunk(chunks: int, dim: int) : Tensor[] =
+            let dim = Shape.normalizeDim "chunk" a.Rank dim
+            if chunks <= 0 || a.Shape.[dim] % chunks <> 0 then
+                Shape.fail "chunk" (sprintf "dimension %d of shape %s does not split into %d equal chunks" dim (Shape.format a.Shape) chunks)
+            a.Split(Array.create chunks (a.Shape.[dim] / chunks), dim)

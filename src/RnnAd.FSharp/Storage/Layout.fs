@@ -1,0 +1,124 @@
+namespace RnnAd.FSharp.Storage
+
+open System
+
+/// Kernels that move values without arithmetic: reshape, permute, slice and its inverse, concat, flip.
+[<RequireQualifiedAccess>]
+module Layout =
+
+    /// The same values under a new shape with the same number of elements; one dimension may be -1
+    /// (inferred). Free: the storage is shared.
+    let reshape (shape: int[]) (a: RawTensor) : RawTensor =
+        let inferred = shape |> Array.filter (fun d -> d = -1) |> Array.length
+        if inferred > 1 then Shape.fail "reshape" (sprintf "at most one dimension may be -1, got %s" (Shape.format shape))
+        let shape =
+            if inferred = 0 then shape
+            else
+                let known = shape |> Array.fold (fun acc d -> if d = -1 then acc else acc * d) 1
+                if known = 0 || a.Numel % known <> 0 then
+                    Shape.fail "reshape" (sprintf "cannot reshape %s into %s" (Shape.format a.Shape) (Shape.format shape))
+                shape |> Array.map (fun d -> if d = -1 then a.Numel / known else d)
+        Shape.validate "reshape" shape
+        if Shape.numel shape <> a.Numel then
+            Shape.fail "reshape" (sprintf "cannot reshape %s (%d elements) into %s (%d elements)" (Shape.format a.Shape) a.Numel (Shape.format shape) (Shape.numel shape))
+        RawTensor.ofOwned (Array.copy shape) a.Data
+
+    /// Checks that `perm` is a permutation of 0..rank-1.
+    let private checkPermutation (rank: int) (perm: int[]) =
+        if perm.Length <> rank || (Array.sort perm) <> Array.init rank id then
+            Shape.fail "permute" (sprintf "%A is not a permutation of the %d dimensions" perm rank)
+
+    /// Reorders dimensions: output dimension i is input dimension perm[i].
+    let permute (perm: int[]) (a: RawTensor) : RawTensor =
+        checkPermutation a.Rank perm
+        if perm |> Array.mapi (fun i p -> i = p) |> Array.forall id then a
+        else
+            let shape = perm |> Array.map (fun p -> a.Shape.[p])
+            let srcStrides = Shape.strides a.Shape
+            let strides = perm |> Array.map (fun p -> srcStrides.[p])
+            let out = Array.zeroCreate a.Numel
+            let src = a.Data
+            let r = shape.Length
+            let idx = Array.zeroCreate r
+            let mutable s = 0
+            for o in 0 .. out.Length - 1 do
+                out.[o] <- src.[s]
+                let mutable d = r - 1
+                while d >= 0 do
+                    idx.[d] <- idx.[d] + 1
+                    s <- s + strides.[d]
+                    if idx.[d] = shape.[d] then
+                        s <- s - strides.[d] * shape.[d]
+                        idx.[d] <- 0
+                        d <- d - 1
+                    else d <- -1
+            RawTensor.ofOwned shape out
+
+    /// The permutation that swaps two dimensions.
+    let swapPermutation (rank: int) (dim0: int) (dim1: int) : int[] =
+        let d0 = Shape.normalizeDim "transpose" rank dim0
+        let d1 = Shape.normalizeDim "transpose" rank dim1
+        Array.init rank (fun i -> if i = d0 then d1 elif i = d1 then d0 else i)
+
+    /// The inverse of a permutation.
+    let inversePermutation (perm: int[]) : int[] =
+        let inv = Array.zeroCreate perm.Length
+        perm |> Array.iteri (fun i p -> inv.[p] <- i)
+        inv
+
+    /// The `length` entries starting at `start` along `dim`.
+    let slice (dim: int) (start: int) (length: int) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "slice" a.Rank dim
+        let struct (outer, n, inner) = Shape.around a.Shape dim
+        if start < 0 || length < 0 || start + length > n then
+            Shape.fail "slice" (sprintf "entries [%d, %d) are out of range for dimension %d of shape %s" start (start + length) dim (Shape.format a.Shape))
+        if start = 0 && length = n then a
+        else
+            let out = Array.zeroCreate (outer * length * inner)
+            for o in 0 .. outer - 1 do
+                Array.Copy(a.Data, (o * n + start) * inner, out, o * length * inner, length * inner)
+            RawTensor.ofOwned (Array.updateAt dim length a.Shape) out
+
+    /// The inverse of slice: `a` placed at `start` along `dim` of a zero tensor whose `dim` has `size` entries.
+    let unslice (dim: int) (start: int) (size: int) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "unslice" a.Rank dim
+        let struct (outer, length, inner) = Shape.around a.Shape dim
+        if start < 0 || start + length > size then
+            Shape.fail "unslice" (sprintf "entries [%d, %d) do not fit a dimension of size %d" start (start + length) size)
+        if start = 0 && length = size then a
+        else
+            let out = Array.zeroCreate (outer * size * inner)
+            for o in 0 .. outer - 1 do
+                Array.Copy(a.Data, o * length * inner, out, (o * size + start) * inner, length * inner)
+            RawTensor.ofOwned (Array.updateAt dim size a.Shape) out
+
+    /// Joins tensors along `dim`; all other dimensions must agree.
+    let concat (dim: int) (parts: RawTensor[]) : RawTensor =
+        if parts.Length = 0 then Shape.fail "concat" "needs at least one tensor"
+        let first = parts.[0]
+        let dim = Shape.normalizeDim "concat" first.Rank dim
+        for p in parts do
+            if p.Rank <> first.Rank || (p.Shape |> Array.mapi (fun i d -> i = dim || d = first.Shape.[i]) |> Array.exists not) then
+                Shape.fail "concat" (sprintf "shapes %s and %s differ outside dimension %d" (Shape.format first.Shape) (Shape.format p.Shape) dim)
+        if parts.Length = 1 then first
+        else
+            let struct (outer, _, inner) = Shape.around first.Shape dim
+            let total = parts |> Array.sumBy (fun p -> p.Shape.[dim])
+            let out = Array.zeroCreate (outer * total * inner)
+            let mutable offset = 0
+            for p in parts do
+                let len = p.Shape.[dim]
+                for o in 0 .. outer - 1 do
+                    Array.Copy(p.Data, o * len * inner, out, (o * total + offset) * inner, len * inner)
+                offset <- offset + len
+            RawTensor.ofOwned (Array.updateAt dim total first.Shape) out
+
+    /// Reverses the order of entries along `dim`.
+    let flip (dim: int) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "flip" a.Rank dim
+        let struct (outer, n, inner) = Shape.around a.Shape dim
+        let out = Array.zeroCreate a.Numel
+        for o in 0 .. outer - 1 do
+            for i in 0 .. n - 1 do
+                Array.Copy(a.Data, (o * n + i) * inner, out, (o * n + n - 1 - i) * inner, inner)
+        RawTensor.ofOwned a.Shape out
