@@ -1,0 +1,77 @@
+namespace RnnAd.FSharp
+
+open RnnAd.FSharp.Storage
+
+/// The state a cell carries from step to step: h of shape (batch, hidden), and for an LSTM also c.
+type CellState = { H: Tensor; C: Tensor option }
+
+/// One step of any cell kind over a common state type, and the fold of a step over a sequence.
+[<RequireQualifiedAccess>]
+module Cell =
+
+    /// The zero state of a kind for a batch.
+    let zeroState (kind: CellKind) (batch: int) (hidden: int) : CellState =
+        let zeros = Tensor.Zeros [| batch; hidden |]
+        { H = zeros; C = (if kind = CellKind.Lstm then Some zeros else None) }
+
+    /// One step of the cell `kind`: state → input (batch, input) → state.
+    let step (kind: CellKind) (p: CellParams) (s: CellState) (x: Tensor) : CellState =
+        match kind with
+        | CellKind.RnnTanh -> { H = Rnn.step tanh p s.H x; C = None }
+        | CellKind.RnnRelu -> { H = Rnn.step Nn.relu p s.H x; C = None }
+        | CellKind.Gru -> { H = Gru.step p s.H x; C = None }
+        | CellKind.Lstm ->
+            let c = s.C |> Option.defaultWith (fun () -> invalidArg "s" "an LSTM state needs a cell state c")
+            let h', c' = Lstm.step p (s.H, c) x
+            { H = h'; C = Some c' }
+
+    /// The state after a padded step: the new state where `keep` (batch, 1) is 1, the old one where it is 0,
+    /// so padding changes neither later states nor the final one.
+    let carry (keep: RawTensor) (next: CellState) (previous: CellState) : CellState =
+        { H = Tensor.Where(keep, next.H, previous.H)
+          C = Option.map2 (fun n p -> Tensor.Where(keep, n, p)) next.C previous.C }
+
+/// Sequences are folds of a step over the time dimension of a batch-first (batch, time, features) tensor.
+[<RequireQualifiedAccess>]
+module Sequence =
+
+    /// The states after each step of `step` folded over time: states.[t] follows input t.
+    let scan (step: 's -> Tensor -> 's) (init: 's) (xs: Tensor) : 's[] =
+        if xs.Rank <> 3 then Shape.fail "sequence" (sprintf "inputs must be (batch, time, features), got %s" (Shape.format xs.Shape))
+        Array.init xs.Shape.[1] (fun t -> xs.Select(1, t)) |> Array.scan step init |> Array.tail
+
+    /// The state with its derivatives removed: gradients stop flowing back through it (truncated BPTT).
+    let detach (s: CellState) : CellState = { H = Ad.stopGradient s.H; C = Option.map Ad.stopGradient s.C }
+
+    /// Runs a cell over a sequence from `init`: every step's h stacked as (batch, time, hidden), and the last
+    /// state. `mask` (batch, time), 1 for real steps and 0 for padding, makes padded steps carry the state.
+    /// `detachEvery = Some k` truncates backpropagation: the state entering steps k, 2k, … is a constant, so
+    /// no gradient flows from a step back across the nearest multiple of k before it. `probes`, one
+    /// (batch, hidden) tensor per step, are added to h after each step; they are zeros in practice, and the
+    /// gradient of a loss with respect to probe t is ∂L/∂h_t (see `RunOptions.Probes`).
+    let run (kind: CellKind) (p: CellParams) (init: CellState) (mask: RawTensor option) (detachEvery: int option) (probes: Tensor[] option) (xs: Tensor) : Tensor * CellState =
+        if xs.Rank <> 3 || xs.Shape.[1] = 0 then
+            Shape.fail "sequence" (sprintf "inputs must be (batch, time ≥ 1, features), got %s" (Shape.format xs.Shape))
+        let batch, time = xs.Shape.[0], xs.Shape.[1]
+        let keepAt =
+            match mask with
+            | None -> fun _ -> None
+            | Some m ->
+                if not (Shape.equal m.Shape [| batch; time |]) then
+                    Shape.fail "sequence" (sprintf "mask has shape %s, inputs %s need (%d, %d)" (Shape.format m.Shape) (Shape.format xs.Shape) batch time)
+                fun t -> Some(Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m))
+        let truncatedAt t =
+            match detachEvery with
+            | Some k when k <= 0 -> Shape.fail "sequence" (sprintf "the truncation window must be positive, got %d" k)
+            | Some k -> t > 0 && t % k = 0
+            | None -> false
+        match probes with
+        | Some ps when ps.Length <> time -> Shape.fail "sequence" (sprintf "%d probes for %d time steps" ps.Length time)
+        | _ -> ()
+        let step (t, s) x =
+            let s = if truncatedAt t then detach s else s
+            let next = Cell.step kind p s x
+            let next = match keepAt t with Some keep -> Cell.carry keep next s | None -> next
+            t + 1, (match probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next)
+        let states = scan step (0, init) xs |> Array.map snd
+        Tensor.Stack(states |> Array.map (fun s -> s.H), 1), Array.last states

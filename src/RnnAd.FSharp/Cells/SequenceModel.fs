@@ -1,0 +1,189 @@
+namespace RnnAd.FSharp
+
+open System
+open RnnAd.FSharp.Storage
+
+/// How the tokens or features of a sequence enter the recurrent stack.
+[<RequireQualifiedAccess>]
+type InputEncoding =
+    /// Token ids as one-hot vectors of the vocabulary size (seed 001, 002/004).
+    | OneHot of vocabulary: int
+    /// Token ids through a learned embedding table `embedding.weight` (vocabulary, dim) (seeds 000, 003).
+    | Embedding of vocabulary: int * dim: int
+    /// Real-valued features given directly as (batch, time, size).
+    | Features of size: int
+
+/// Where the output head reads the recurrent stack.
+[<RequireQualifiedAccess>]
+type HeadKind =
+    /// A prediction at every step (many-to-many: language models, "hell" → "ello").
+    | PerStep
+    /// One prediction per sequence from the final states (many-to-one: sentiment classification).
+    | LastStep
+
+/// A complete sequence model: input encoding → recurrent stack → linear head (optionally an MLP with relu
+/// between layers). Its parameters are named as a PyTorch module holding `embedding`, `rnn` and `fc` would
+/// name them: `embedding.weight`, `rnn.weight_ih_l0`, …, `fc.weight`, `fc.bias` (or `fc1.*`, `fc2.*`, … for
+/// an MLP head), so state dicts move between RnnAd and PyTorch unchanged.
+type ModelSpec =
+    { Cell: CellKind
+      Input: InputEncoding
+      HiddenSize: int
+      Layers: int
+      Bidirectional: bool
+      Dropout: float
+      Head: HeadKind
+      /// Hidden sizes of an MLP head; empty for a single linear layer.
+      HeadHidden: int list
+      /// Number of classes the head scores.
+      Outputs: int }
+
+/// The inputs of a batch of sequences.
+[<RequireQualifiedAccess>]
+type SequenceInput =
+    /// Token ids, (batch · time) in row-major order.
+    | Tokens of ids: int[]
+    /// Features of shape (batch, time, size).
+    | Features of values: Tensor
+
+/// A batch of sequences and its targets. `Mask` (batch · time, 1 = real step, 0 = padding) is optional;
+/// targets are one class per step (PerStep) or per sequence (LastStep).
+type SequenceBatch =
+    { Input: SequenceInput
+      Batch: int
+      Time: int
+      Mask: float[] option
+      Targets: int[] }
+
+/// Building, checking and running sequence models over named parameters.
+[<RequireQualifiedAccess>]
+module SequenceModel =
+
+    /// The recurrent stack's spec inside a model.
+    let recurrentSpec (spec: ModelSpec) : RecurrentSpec =
+        { Kind = spec.Cell
+          InputSize =
+            match spec.Input with
+            | InputEncoding.OneHot v -> v
+            | InputEncoding.Embedding (_, d) -> d
+            | InputEncoding.Features f -> f
+          HiddenSize = spec.HiddenSize
+          Layers = spec.Layers
+          Bidirectional = spec.Bidirectional
+          Dropout = spec.Dropout }
+
+    /// Width of what the head reads: hidden · directions.
+    let private headInput (spec: ModelSpec) = spec.HiddenSize * (if spec.Bidirectional then 2 else 1)
+
+    /// Names of the head's layers: `fc` alone, or `fc1`, `fc2`, … for an MLP.
+    let private headLayers (spec: ModelSpec) : (string * int * int)[] =
+        let sizes = Array.ofList (headInput spec :: spec.HeadHidden @ [ spec.Outputs ])
+        let n = sizes.Length - 1
+        Array.init n (fun i -> (if n = 1 then "fc" else sprintf "fc%d" (i + 1)), sizes.[i + 1], sizes.[i])
+
+    /// Checks a spec, naming the field at fault.
+    let validate (spec: ModelSpec) : unit =
+        Recurrent.validate (recurrentSpec spec)
+        match spec.Input with
+        | InputEncoding.Embedding (v, _)
+        | InputEncoding.OneHot v when v <= 0 -> invalidArg "Input" (sprintf "the vocabulary must have at least one token, got %d" v)
+        | _ -> ()
+        if spec.Outputs <= 0 then invalidArg "Outputs" (sprintf "Outputs must be positive, got %d" spec.Outputs)
+        if spec.HeadHidden |> List.exists (fun h -> h <= 0) then
+            invalidArg "HeadHidden" (sprintf "head hidden sizes must be positive, got %A" spec.HeadHidden)
+
+    /// Every parameter name with its shape, in order.
+    let expectedShapes (spec: ModelSpec) : (string * int[])[] =
+        validate spec
+        [| match spec.Input with
+           | InputEncoding.Embedding (v, d) -> "embedding.weight", [| v; d |]
+           | _ -> ()
+           yield! Recurrent.expectedShapes (recurrentSpec spec) "rnn."
+           for name, outputs, inputs in headLayers spec do
+               name + ".weight", [| outputs; inputs |]
+               name + ".bias", [| outputs |] |]
+
+    /// Fresh parameters from a seed: PyTorch's defaults (embedding N(0, 1); cells and linear layers uniform
+    /// in ±1/√fan, where fan is the hidden size for cells and the input width for linear layers).
+    let init (spec: ModelSpec) (seed: int) : NamedTensors =
+        let draw name shape bound = name, Tensor.RandomUniform(Seed.derive seed name, shape, -bound, bound)
+        NamedTensors [|
+            match spec.Input with
+            | InputEncoding.Embedding (v, d) -> "embedding.weight", Tensor.RandomNormal(Seed.derive seed "embedding.weight", [| v; d |])
+            | _ -> ()
+            yield! Recurrent.toNamed "rnn." (Recurrent.init (recurrentSpec spec) (Seed.derive seed "rnn"))
+            for name, outputs, inputs in headLayers spec do
+                let bound = 1.0 / sqrt (float inputs)
+                draw (name + ".weight") [| outputs; inputs |] bound
+                draw (name + ".bias") [| outputs |] bound |]
+
+    /// Raises unless `ps` holds every parameter of `spec` with its shape (extra names are allowed).
+    let check (spec: ModelSpec) (ps: NamedTensors) : unit =
+        for name, shape in expectedShapes spec do
+            match ps.TryFind name with
+            | None -> invalidArg "ps" (sprintf "parameter '%s' is missing (present: %s)" name (String.Join(", ", ps.Names)))
+            | Some t when not (Shape.equal t.Shape shape) ->
+                invalidArg "ps" (sprintf "parameter '%s' has shape %s, expected %s" name (Shape.format t.Shape) (Shape.format shape))
+            | Some _ -> ()
+
+    /// Raises unless a batch fits the model, naming the field and the sizes at fault.
+    let checkBatch (spec: ModelSpec) (batch: SequenceBatch) : unit =
+        if batch.Batch <= 0 || batch.Time <= 0 then
+            invalidArg "batch" (sprintf "a batch needs at least one sequence of at least one step, got batch %d time %d" batch.Batch batch.Time)
+        let steps = batch.Batch * batch.Time
+        match batch.Input, spec.Input with
+        | SequenceInput.Tokens ids, (InputEncoding.OneHot v | InputEncoding.Embedding (v, _)) ->
+            if ids.Length <> steps then
+                invalidArg "batch" (sprintf "%d token ids for batch %d × time %d" ids.Length batch.Batch batch.Time)
+            ids |> Array.iteri (fun i id ->
+                if id < 0 || id >= v then invalidArg "batch" (sprintf "token id %d at position %d is outside the vocabulary [0, %d)" id i v))
+        | SequenceInput.Features x, InputEncoding.Features f ->
+            if not (Shape.equal x.Shape [| batch.Batch; batch.Time; f |]) then
+                invalidArg "batch" (sprintf "features have shape %s, expected %s" (Shape.format x.Shape) (Shape.format [| batch.Batch; batch.Time; f |]))
+        | SequenceInput.Tokens _, InputEncoding.Features _ -> invalidArg "batch" "the model reads features but the batch holds token ids"
+        | SequenceInput.Features _, _ -> invalidArg "batch" "the model reads token ids but the batch holds features"
+        match batch.Mask with
+        | Some m when m.Length <> steps -> invalidArg "batch" (sprintf "mask has %d entries for batch %d × time %d" m.Length batch.Batch batch.Time)
+        | _ -> ()
+        let expectedTargets = match spec.Head with HeadKind.PerStep -> steps | HeadKind.LastStep -> batch.Batch
+        if batch.Targets.Length <> expectedTargets then
+            invalidArg "batch" (sprintf "%d targets, the %A head needs %d" batch.Targets.Length spec.Head expectedTargets)
+        batch.Targets |> Array.iteri (fun i y ->
+            if y < 0 || y >= spec.Outputs then invalidArg "batch" (sprintf "target %d at position %d is outside [0, %d)" y i spec.Outputs))
+
+    /// The batch's inputs as (batch, time, input size).
+    let encode (spec: ModelSpec) (ps: NamedTensors) (batch: SequenceBatch) : Tensor =
+        let shape = [| batch.Batch; batch.Time |]
+        match batch.Input, spec.Input with
+        | SequenceInput.Tokens ids, InputEncoding.OneHot v -> Nn.oneHot v shape ids
+        | SequenceInput.Tokens ids, InputEncoding.Embedding _ -> Nn.embedding ps.["embedding.weight"] shape ids
+        | SequenceInput.Features x, _ -> x
+        | _ -> invalidArg "batch" "the batch's inputs do not match the model's input encoding"
+
+    /// Applies the head to features (…, hidden · directions): linear layers with relu between.
+    let head (spec: ModelSpec) (ps: NamedTensors) (features: Tensor) : Tensor =
+        let layers = headLayers spec
+        layers |> Array.fold (fun (x, i) (name, _, _) ->
+            let y = Nn.linear ps.[name + ".weight"] ps.[name + ".bias"] x
+            (if i < layers.Length - 1 then Nn.relu y else y), i + 1) (features, 0) |> fst
+
+    /// Class scores for a batch, (batch, time, outputs) or (batch, outputs), and the final states of every
+    /// layer and direction (options: dropout, initial states, truncation; see `RunOptions`).
+    let forward (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+        checkBatch spec batch
+        let rnn = Recurrent.ofNamed (recurrentSpec spec) "rnn." ps
+        let mask = batch.Mask |> Option.map (RawTensor.ofArray [| batch.Batch; batch.Time |])
+        let outputs, finals = Recurrent.run rnn options mask (encode spec ps batch)
+        let features =
+            match spec.Head with
+            | HeadKind.PerStep -> outputs
+            | HeadKind.LastStep ->
+                let top = finals.[(spec.Layers - 1) * rnn.Spec.Directions ..] |> Array.map (fun s -> s.H)
+                Tensor.Concat(top, 1)
+        head spec ps features, finals
+
+    /// The mean cross-entropy of a batch (padded steps excluded) and the final states.
+    let loss (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+        let logits, finals = forward spec ps options batch
+        let weights = match spec.Head with HeadKind.PerStep -> batch.Mask | HeadKind.LastStep -> None
+        Nn.crossEntropyWeighted Reduction.Mean weights batch.Targets logits, finals

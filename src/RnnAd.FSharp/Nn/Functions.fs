@@ -1,0 +1,75 @@
+namespace RnnAd.FSharp
+
+open RnnAd.FSharp.Storage
+
+/// How a loss over many positions is reduced to one number.
+[<RequireQualifiedAccess>]
+type Reduction =
+    /// Average over the positions that count.
+    | Mean
+    /// Sum over the positions that count.
+    | Sum
+
+/// Neural-network functions over tensors, with PyTorch's conventions: a linear layer stores its weight as
+/// (out, in) and computes x·Wᵀ + b; class scores are the last dimension.
+[<RequireQualifiedAccess>]
+module Nn =
+
+    /// x·Wᵀ + b for x of shape (..., in), W (out, in), b (out): PyTorch's `F.linear`.
+    let linear (weight: Tensor) (bias: Tensor) (x: Tensor) : Tensor =
+        Tensor.MatMul(x, weight, transB = true) + bias
+
+    /// x·Wᵀ without a bias.
+    let linearNoBias (weight: Tensor) (x: Tensor) : Tensor = Tensor.MatMul(x, weight, transB = true)
+
+    /// Rows of an embedding table (vocabulary, dim) for token ids laid out as `indexShape`.
+    let embedding (table: Tensor) (indexShape: int[]) (ids: int[]) : Tensor = table.GatherRows(ids, indexShape)
+
+    /// Constant one-hot vectors (…, classes) for token ids laid out as `indexShape`.
+    let oneHot (classes: int) (indexShape: int[]) (ids: int[]) : Tensor = Tensor.OneHot(classes, ids, indexShape)
+
+    /// The logistic function.
+    let sigmoid (x: Tensor) : Tensor = x.Sigmoid()
+
+    /// max(x, 0).
+    let relu (x: Tensor) : Tensor = x.Relu()
+
+    /// log softmax along `dim`, as x − logΣexp(x): stable for any magnitude of x.
+    let logSoftmax (dim: int) (x: Tensor) : Tensor = x - x.LogSumExp(dim, keepDim = true)
+
+    /// softmax along `dim`.
+    let softmax (dim: int) (x: Tensor) : Tensor = exp (logSoftmax dim x)
+
+    /// Cross-entropy of class scores `logits` (…, C) against class indices, one per leading position
+    /// (row-major). `weights`, if given, weighs each position (0 for padding); Mean divides by their sum.
+    let crossEntropyWeighted (reduction: Reduction) (weights: float[] option) (targets: int[]) (logits: Tensor) : Tensor =
+        if isNull targets then nullArg "targets"
+        if logits.Rank < 1 then Shape.fail "crossEntropy" "logits need a class dimension"
+        let positions = logits.Numel / max 1 logits.Shape.[logits.Rank - 1]
+        if targets.Length <> positions then
+            Shape.fail "crossEntropy" (sprintf "%d targets for logits of shape %s (%d positions)" targets.Length (Shape.format logits.Shape) positions)
+        let picked = (logSoftmax -1 logits).GatherLast targets
+        let nll, count =
+            match weights with
+            | None -> -picked.Sum(), float positions
+            | Some w ->
+                if w.Length <> positions then
+                    Shape.fail "crossEntropy" (sprintf "%d weights for %d positions" w.Length positions)
+                -(picked * Tensor.OfArray(picked.Shape, w)).Sum(), Array.sum w
+        match reduction with
+        | Reduction.Sum -> nll
+        | Reduction.Mean ->
+            if count <= 0.0 then Shape.fail "crossEntropy" "no position has a positive weight, the mean is undefined"
+            nll / count
+
+    /// Mean cross-entropy of class scores (…, C) against one class index per leading position.
+    let crossEntropy (targets: int[]) (logits: Tensor) : Tensor = crossEntropyWeighted Reduction.Mean None targets logits
+
+    /// Inverted dropout: zeroes each entry with probability p and scales the rest by 1/(1−p). The mask comes
+    /// from the explicit seed, so the same seed drops the same entries.
+    let dropout (seed: int) (p: float) (x: Tensor) : Tensor =
+        if not (p >= 0.0 && p < 1.0) then Shape.fail "dropout" (sprintf "p must be in [0, 1), got %g" p)
+        if p = 0.0 then x
+        else
+            let keep = RawTensor.randomUniform seed 0.0 1.0 x.Shape |> Elementwise.map (fun u -> if u >= p then 1.0 / (1.0 - p) else 0.0)
+            x * Tensor.Constant keep
