@@ -126,8 +126,8 @@ module SequenceModel =
                 invalidArg "ps" (sprintf "parameter '%s' has shape %s, expected %s" name (Shape.format t.Shape) (Shape.format shape))
             | Some _ -> ()
 
-    /// Raises unless a batch fits the model, naming the field and the sizes at fault.
-    let checkBatch (spec: ModelSpec) (batch: SequenceBatch) : unit =
+    /// Raises unless a batch's inputs fit the model, naming the field and the sizes at fault.
+    let checkInputs (spec: ModelSpec) (batch: SequenceBatch) : unit =
         if batch.Batch <= 0 || batch.Time <= 0 then
             invalidArg "batch" (sprintf "a batch needs at least one sequence of at least one step, got batch %d time %d" batch.Batch batch.Time)
         let steps = batch.Batch * batch.Time
@@ -145,11 +145,19 @@ module SequenceModel =
         match batch.Mask with
         | Some m when m.Length <> steps -> invalidArg "batch" (sprintf "mask has %d entries for batch %d × time %d" m.Length batch.Batch batch.Time)
         | _ -> ()
-        let expectedTargets = match spec.Head with HeadKind.PerStep -> steps | HeadKind.LastStep -> batch.Batch
+
+    /// Raises unless a batch's targets fit the model's head.
+    let checkTargets (spec: ModelSpec) (batch: SequenceBatch) : unit =
+        let expectedTargets = match spec.Head with HeadKind.PerStep -> batch.Batch * batch.Time | HeadKind.LastStep -> batch.Batch
         if batch.Targets.Length <> expectedTargets then
             invalidArg "batch" (sprintf "%d targets, the %A head needs %d" batch.Targets.Length spec.Head expectedTargets)
         batch.Targets |> Array.iteri (fun i y ->
             if y < 0 || y >= spec.Outputs then invalidArg "batch" (sprintf "target %d at position %d is outside [0, %d)" y i spec.Outputs))
+
+    /// Raises unless a batch's inputs and targets fit the model.
+    let checkBatch (spec: ModelSpec) (batch: SequenceBatch) : unit =
+        checkInputs spec batch
+        checkTargets spec batch
 
     /// The batch's inputs as (batch, time, input size).
     let encode (spec: ModelSpec) (ps: NamedTensors) (batch: SequenceBatch) : Tensor =
@@ -170,7 +178,7 @@ module SequenceModel =
     /// Class scores for a batch, (batch, time, outputs) or (batch, outputs), and the final states of every
     /// layer and direction (options: dropout, initial states, truncation; see `RunOptions`).
     let forward (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
-        checkBatch spec batch
+        checkInputs spec batch
         let rnn = Recurrent.ofNamed (recurrentSpec spec) "rnn." ps
         let mask = batch.Mask |> Option.map (RawTensor.ofArray [| batch.Batch; batch.Time |])
         let outputs, finals = Recurrent.run rnn options mask (encode spec ps batch)
@@ -184,6 +192,7 @@ module SequenceModel =
 
     /// The mean cross-entropy of a batch (padded steps excluded) and the final states.
     let loss (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+        checkTargets spec batch
         let logits, finals = forward spec ps options batch
         let weights = match spec.Head with HeadKind.PerStep -> batch.Mask | HeadKind.LastStep -> None
         Nn.crossEntropyWeighted Reduction.Mean weights batch.Targets logits, finals

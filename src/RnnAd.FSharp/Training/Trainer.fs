@@ -1,0 +1,205 @@
+namespace RnnAd.FSharp
+
+open System
+open System.Diagnostics
+open System.Threading
+open RnnAd.FSharp.Storage
+
+/// How to train.
+type TrainingOptions =
+    { Optimizer: Optimizer
+      Schedule: Schedule
+      Epochs: int
+      /// Truncated BPTT window k. PerStep models: each batch is cut into chunks of k steps, one update per
+      /// chunk, the state carried across chunks but detached. LastStep models: one update per batch with
+      /// the state detached every k steps. None: full BPTT.
+      TruncateEvery: int option
+      /// Clip the gradients' global norm to this value before each update.
+      ClipNorm: float option
+      /// Clamp every gradient entry into ±this value before each update (after ClipNorm).
+      ClipValue: float option
+      /// The seed of every random choice the trainer makes (dropout masks).
+      Seed: int
+      /// Call the checkpoint callback after every this many batches.
+      CheckpointEvery: int option }
+
+/// Where training stands: enough to resume and get the same bits as an uninterrupted run. Randomness is
+/// derived from (Seed, step), so no generator state needs saving.
+type TrainingState =
+    { Parameters: NamedTensors
+      Optimizer: OptimizerState
+      /// The epoch in progress (0-based).
+      Epoch: int
+      /// Batches of that epoch already done.
+      Batch: int
+      /// Batches done since the start of training.
+      StepsDone: int64 }
+
+/// One batch done.
+type StepReport =
+    { Epoch: int
+      Step: int64
+      Loss: float
+      GradientNorm: float
+      LearningRate: float
+      StepsPerSecond: float }
+
+/// One epoch done.
+type EpochReport =
+    { Epoch: int
+      TrainLoss: float
+      Validation: Metrics option
+      Seconds: float }
+
+/// What the trainer reports while it runs.
+[<RequireQualifiedAccess>]
+type TrainingEvent =
+    | StepCompleted of StepReport
+    | EpochCompleted of EpochReport
+    | CheckpointSaved of TrainingState
+
+/// The batches of an epoch (deterministic in the epoch: shuffling seeds derive from it) and optional
+/// validation batches.
+type TrainingData =
+    { Train: int -> SequenceBatch[]
+      Validation: SequenceBatch[] option }
+
+/// Training stopped because a loss or gradient was not finite; the message names the step (and the
+/// parameter). The parameters of the step before are intact in `LastGoodState`.
+exception TrainingDivergedException of message: string * LastGoodState: TrainingState
+    with
+        override e.Message = e.message
+
+/// The training loop.
+[<RequireQualifiedAccess>]
+module Trainer =
+
+    /// Checks options, naming the field at fault.
+    let validate (options: TrainingOptions) : unit =
+        Optimizers.validate options.Optimizer
+        Schedules.validate options.Schedule
+        if options.Epochs < 0 then invalidArg "Epochs" (sprintf "Epochs must be non-negative, got %d" options.Epochs)
+        match options.TruncateEvery with
+        | Some k when k <= 0 -> invalidArg "TruncateEvery" (sprintf "the BPTT window must be positive, got %d" k)
+        | _ -> ()
+        match options.ClipNorm with
+        | Some c when not (c > 0.0) -> invalidArg "ClipNorm" (sprintf "ClipNorm must be positive, got %g" c)
+        | _ -> ()
+        match options.ClipValue with
+        | Some c when not (c > 0.0) -> invalidArg "ClipValue" (sprintf "ClipValue must be positive, got %g" c)
+        | _ -> ()
+        match options.CheckpointEvery with
+        | Some n when n <= 0 -> invalidArg "CheckpointEvery" (sprintf "CheckpointEvery must be positive, got %d" n)
+        | _ -> ()
+
+    /// The state before the first batch.
+    let start (options: TrainingOptions) (ps: NamedTensors) : TrainingState =
+        { Parameters = ps; Optimizer = Optimizers.init options.Optimizer ps; Epoch = 0; Batch = 0; StepsDone = 0L }
+
+    /// Steps [start, start + length) of a batch: inputs, mask and per-step targets.
+    let sliceTime (start: int) (length: int) (b: SequenceBatch) : SequenceBatch =
+        let cut (values: 'a[]) = Array.init (b.Batch * length) (fun i -> values.[(i / length) * b.Time + start + i % length])
+        { Input =
+            match b.Input with
+            | SequenceInput.Tokens ids -> SequenceInput.Tokens(cut ids)
+            | SequenceInput.Features x -> SequenceInput.Features(x.Slice(1, start, length))
+          Batch = b.Batch
+          Time = length
+          Mask = b.Mask |> Option.map cut
+          Targets = cut b.Targets }
+
+    /// The first entry that is not finite, as (flat index, value).
+    let private firstNonFinite (t: Tensor) =
+        let span = t.Value.AsSpan()
+        let mutable i = 0
+        while i < span.Length && Double.IsFinite span.[i] do
+            i <- i + 1
+        if i < span.Length then Some(i, span.[i]) else None
+
+    /// Trains from `state` to the end of `options.Epochs`, reporting through `report` and saving through
+    /// `saveCheckpoint`. Cancellation is checked before every batch and raises OperationCanceledException;
+    /// the last checkpoint saved stays valid.
+    let fit
+        (spec: ModelSpec)
+        (options: TrainingOptions)
+        (data: TrainingData)
+        (report: TrainingEvent -> unit)
+        (saveCheckpoint: TrainingState -> unit)
+        (cancel: CancellationToken)
+        (state: TrainingState)
+        : TrainingState * EpochReport list =
+        validate options
+        SequenceModel.validate spec
+        SequenceModel.check spec state.Parameters
+        let mutable state = state
+        let history = ResizeArray<EpochReport>()
+        let clock = Stopwatch.StartNew()
+        let mutable stepsThisRun = 0
+        for epoch in state.Epoch .. options.Epochs - 1 do
+            let epochClock = Stopwatch.StartNew()
+            let batches = data.Train epoch
+            let mutable lossSum = 0.0
+            let mutable counted = 0
+            for b in (if epoch = state.Epoch then state.Batch else 0) .. batches.Length - 1 do
+                cancel.ThrowIfCancellationRequested()
+                let batch = batches.[b]
+                let chunks =
+                    match options.TruncateEvery, spec.Head with
+                    | Some k, HeadKind.PerStep when k < batch.Time ->
+                        [| for s in 0 .. k .. batch.Time - 1 -> sliceTime s (min k (batch.Time - s)) batch |]
+                    | _ -> [| batch |]
+                let detachEvery = match spec.Head with HeadKind.LastStep -> options.TruncateEvery | HeadKind.PerStep -> None
+                let beforeBatch = state
+                let mutable carried = None
+                let mutable batchLoss = 0.0
+                let mutable norm = 0.0
+                let mutable lr = 0.0
+                for c in 0 .. chunks.Length - 1 do
+                    let runOptions =
+                        { RunOptions.Default with
+                            DropoutSeed = (if spec.Dropout > 0.0 then Some(Seed.deriveIndexed (Seed.deriveIndexed options.Seed "dropout" state.StepsDone) "chunk" (int64 c)) else None)
+                            Initial = carried
+                            DetachEvery = detachEvery }
+                    let mutable finals = [||]
+                    let loss, grads =
+                        Ad.Named.valueAndGrad (fun p ->
+                            let l, f = SequenceModel.loss spec p runOptions chunks.[c]
+                            finals <- f
+                            l) state.Parameters
+                    carried <- Some(finals |> Array.map Sequence.detach)
+                    let lossValue = loss.ToScalar()
+                    let fail (why: string) =
+                        raise (TrainingDivergedException(sprintf "training diverged at epoch %d, batch %d (step %d): %s" epoch b (state.StepsDone + 1L) why, beforeBatch))
+                    if not (Double.IsFinite lossValue) then fail (sprintf "the loss is %g" lossValue)
+                    for name, g in grads.Entries do
+                        match firstNonFinite g with
+                        | Some (i, v) -> fail (sprintf "the gradient of '%s' is %g at flat index %d" name v i)
+                        | None -> ()
+                    let grads, n = match options.ClipNorm with Some c -> Clipping.byGlobalNorm c grads | None -> grads, Clipping.globalNorm grads
+                    let grads = match options.ClipValue with Some c -> Clipping.byValue c grads | None -> grads
+                    lr <- Schedules.rate options.Schedule state.Optimizer.Step
+                    let ps, opt = Optimizers.step options.Optimizer lr state.Parameters state.Optimizer grads
+                    state <- { state with Parameters = ps; Optimizer = opt }
+                    batchLoss <- batchLoss + lossValue / float chunks.Length
+                    norm <- n
+                state <- { state with Epoch = epoch; Batch = b + 1; StepsDone = state.StepsDone + 1L }
+                lossSum <- lossSum + batchLoss
+                counted <- counted + 1
+                stepsThisRun <- stepsThisRun + 1
+                report (TrainingEvent.StepCompleted
+                    { Epoch = epoch; Step = state.StepsDone; Loss = batchLoss; GradientNorm = norm; LearningRate = lr
+                      StepsPerSecond = float stepsThisRun / max 1e-9 clock.Elapsed.TotalSeconds })
+                match options.CheckpointEvery with
+                | Some every when state.StepsDone % int64 every = 0L ->
+                    saveCheckpoint state
+                    report (TrainingEvent.CheckpointSaved state)
+                | _ -> ()
+            state <- { state with Epoch = epoch + 1; Batch = 0 }
+            let summary =
+                { Epoch = epoch
+                  TrainLoss = (if counted = 0 then nan else lossSum / float counted)
+                  Validation = data.Validation |> Option.map (Evaluation.metrics spec state.Parameters)
+                  Seconds = epochClock.Elapsed.TotalSeconds }
+            history.Add summary
+            report (TrainingEvent.EpochCompleted summary)
+        state, List.ofSeq history
