@@ -1,0 +1,62 @@
+namespace RnnAd;
+
+/// <summary>
+/// A fluent way to describe a model, e.g.
+/// <c>new ModelBuilder().Lstm(128).Layers(2).Embedding(vocabularySize, 16).PredictEveryStep(vocabularySize).Build(seed: 1)</c>.
+/// </summary>
+public sealed class ModelBuilder
+{
+    private ModelDescription _description = new();
+
+    /// <summary>An Elman RNN with tanh and the given hidden size.</summary>
+    public ModelBuilder Rnn(int hiddenSize) => With(d => d with { Cell = CellType.Rnn, HiddenSize = hiddenSize });
+
+    /// <summary>An Elman RNN with relu and the given hidden size.</summary>
+    public ModelBuilder RnnRelu(int hiddenSize) => With(d => d with { Cell = CellType.RnnRelu, HiddenSize = hiddenSize });
+
+    /// <summary>An LSTM with the given hidden size.</summary>
+    public ModelBuilder Lstm(int hiddenSize) => With(d => d with { Cell = CellType.Lstm, HiddenSize = hiddenSize });
+
+    /// <summary>A GRU with the given hidden size.</summary>
+    public ModelBuilder Gru(int hiddenSize) => With(d => d with { Cell = CellType.Gru, HiddenSize = hiddenSize });
+
+    /// <summary>The number of stacked layers.</summary>
+    public ModelBuilder Layers(int layers) => With(d => d with { Layers = layers });
+
+    /// <summary>Reads sequences in both directions.</summary>
+    public ModelBuilder Bidirectional(bool bidirectional = true) => With(d => d with { Bidirectional = bidirectional });
+
+    /// <summary>Dropout between recurrent layers while training.</summary>
+    public ModelBuilder Dropout(double probability) => With(d => d with { Dropout = probability });
+
+    /// <summary>Token ids through a learned embedding table.</summary>
+    public ModelBuilder Embedding(int vocabularySize, int embeddingSize) =>
+        With(d => d with { Input = InputType.Embedding, InputSize = vocabularySize, EmbeddingSize = embeddingSize });
+
+    /// <summary>Token ids as one-hot vectors.</summary>
+    public ModelBuilder OneHot(int vocabularySize) => With(d => d with { Input = InputType.OneHot, InputSize = vocabularySize });
+
+    /// <summary>Real-valued inputs with this many features per step.</summary>
+    public ModelBuilder Features(int featureCount) => With(d => d with { Input = InputType.Features, InputSize = featureCount });
+
+    /// <summary>An MLP head with these hidden sizes (relu between layers) before the output layer.</summary>
+    public ModelBuilder HeadHiddenSizes(params int[] sizes) => With(d => d with { HeadHiddenSizes = (int[])sizes.Clone() });
+
+    /// <summary>Scores <paramref name="classes"/> classes at every step (a language model: the vocabulary size).</summary>
+    public ModelBuilder PredictEveryStep(int classes) => With(d => d with { Output = OutputMode.EveryStep, Outputs = classes });
+
+    /// <summary>Scores <paramref name="classes"/> classes once per sequence, from the final states.</summary>
+    public ModelBuilder ClassifyLastStep(int classes) => With(d => d with { Output = OutputMode.LastStep, Outputs = classes });
+
+    /// <summary>The description built so far.</summary>
+    public ModelDescription Description => _description;
+
+    /// <summary>A new model with fresh parameters drawn from <paramref name="seed"/> (PyTorch's default initialisation).</summary>
+    public RecurrentModel Build(int seed) => RecurrentModel.Create(_description, seed);
+
+    private ModelBuilder With(Func<ModelDescription, ModelDescription> change)
+    {
+        _description = change(_description);
+        return this;
+    }
+}

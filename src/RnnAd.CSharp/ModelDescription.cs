@@ -1,0 +1,123 @@
+using Microsoft.FSharp.Collections;
+using RnnAd.FSharp;
+
+namespace RnnAd;
+
+/// <summary>
+/// Describes a sequence model: input encoding → recurrent layers → linear (or MLP) head. Immutable; set the
+/// properties with an object initializer or use <see cref="ModelBuilder"/>.
+/// </summary>
+public sealed record ModelDescription
+{
+    /// <summary>The recurrent cell.</summary>
+    public CellType Cell { get; init; } = CellType.Lstm;
+
+    /// <summary>How inputs are encoded.</summary>
+    public InputType Input { get; init; } = InputType.Embedding;
+
+    /// <summary>The vocabulary size for token inputs, or the number of features per step.</summary>
+    public int InputSize { get; init; }
+
+    /// <summary>The embedding width (used only with <see cref="InputType.Embedding"/>).</summary>
+    public int EmbeddingSize { get; init; } = 16;
+
+    /// <summary>Hidden units per layer and direction.</summary>
+    public int HiddenSize { get; init; } = 64;
+
+    /// <summary>Number of stacked recurrent layers.</summary>
+    public int Layers { get; init; } = 1;
+
+    /// <summary>Whether each layer also reads the sequence backwards.</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>Dropout probability between recurrent layers during training.</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Whether the model predicts at every step or once per sequence.</summary>
+    public OutputMode Output { get; init; } = OutputMode.EveryStep;
+
+    /// <summary>Hidden layer sizes of an MLP head (relu between layers); empty for one linear layer.</summary>
+    public IReadOnlyList<int> HeadHiddenSizes { get; init; } = Array.Empty<int>();
+
+    /// <summary>Number of classes the head scores (the vocabulary size for a language model).</summary>
+    public int Outputs { get; init; }
+
+    /// <summary>Value equality includes the head's layer sizes element by element.</summary>
+    public bool Equals(ModelDescription? other) =>
+        other is not null && Cell == other.Cell && Input == other.Input && InputSize == other.InputSize
+        && (Input != InputType.Embedding || EmbeddingSize == other.EmbeddingSize) && HiddenSize == other.HiddenSize
+        && Layers == other.Layers && Bidirectional == other.Bidirectional && Dropout.Equals(other.Dropout)
+        && Output == other.Output && HeadHiddenSizes.SequenceEqual(other.HeadHiddenSizes) && Outputs == other.Outputs;
+
+    /// <summary>A hash consistent with <see cref="Equals(ModelDescription?)"/>.</summary>
+    public override int GetHashCode() =>
+        HashCode.Combine(Cell, Input, InputSize, HiddenSize, Layers, Bidirectional, Output, Outputs);
+
+    /// <summary>Checks every field, throwing an <see cref="ArgumentException"/> that names the one at fault.</summary>
+    public void Validate()
+    {
+        static void Positive(int value, string name)
+        {
+            if (value <= 0) throw new ArgumentException($"{name} must be positive, got {value}.", name);
+        }
+        Positive(InputSize, nameof(InputSize));
+        if (Input == InputType.Embedding) Positive(EmbeddingSize, nameof(EmbeddingSize));
+        Positive(HiddenSize, nameof(HiddenSize));
+        Positive(Layers, nameof(Layers));
+        Positive(Outputs, nameof(Outputs));
+        if (!(Dropout >= 0.0 && Dropout < 1.0))
+            throw new ArgumentException($"Dropout must be in [0, 1), got {Dropout}.", nameof(Dropout));
+        if (HeadHiddenSizes is null) throw new ArgumentNullException(nameof(HeadHiddenSizes));
+        foreach (var h in HeadHiddenSizes) Positive(h, nameof(HeadHiddenSizes));
+        if (!Enum.IsDefined(Cell)) throw new ArgumentException($"Cell {(int)Cell} is not a defined cell type.", nameof(Cell));
+        if (!Enum.IsDefined(Input)) throw new ArgumentException($"Input {(int)Input} is not a defined input type.", nameof(Input));
+        if (!Enum.IsDefined(Output)) throw new ArgumentException($"Output {(int)Output} is not a defined output mode.", nameof(Output));
+    }
+
+    /// <summary>The F# core's model spec.</summary>
+    internal ModelSpec ToSpec()
+    {
+        Validate();
+        var cell = Cell switch
+        {
+            CellType.Rnn => CellKind.RnnTanh,
+            CellType.RnnRelu => CellKind.RnnRelu,
+            CellType.Lstm => CellKind.Lstm,
+            _ => CellKind.Gru,
+        };
+        var input = Input switch
+        {
+            InputType.OneHot => InputEncoding.NewOneHot(InputSize),
+            InputType.Embedding => InputEncoding.NewEmbedding(InputSize, EmbeddingSize),
+            _ => InputEncoding.NewFeatures(InputSize),
+        };
+        var head = Output == OutputMode.EveryStep ? HeadKind.PerStep : HeadKind.LastStep;
+        return new ModelSpec(cell, input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs);
+    }
+
+    /// <summary>The description of an F# core model spec.</summary>
+    internal static ModelDescription FromSpec(ModelSpec spec)
+    {
+        var (input, inputSize, embedding) = spec.Input switch
+        {
+            InputEncoding.OneHot o => (InputType.OneHot, o.vocabulary, 16),
+            InputEncoding.Embedding e => (InputType.Embedding, e.vocabulary, e.dim),
+            InputEncoding.Features f => (InputType.Features, f.size, 16),
+            _ => throw new ArgumentException("unknown input encoding", nameof(spec)),
+        };
+        return new ModelDescription
+        {
+            Cell = spec.Cell.IsRnnTanh ? CellType.Rnn : spec.Cell.IsRnnRelu ? CellType.RnnRelu : spec.Cell.IsLstm ? CellType.Lstm : CellType.Gru,
+            Input = input,
+            InputSize = inputSize,
+            EmbeddingSize = embedding,
+            HiddenSize = spec.HiddenSize,
+            Layers = spec.Layers,
+            Bidirectional = spec.Bidirectional,
+            Dropout = spec.Dropout,
+            Output = spec.Head.IsPerStep ? OutputMode.EveryStep : OutputMode.LastStep,
+            HeadHiddenSizes = spec.HeadHidden.ToArray(),
+            Outputs = spec.Outputs,
+        };
+    }
+}

@@ -1,0 +1,100 @@
+using RnnAd.FSharp;
+using RnnAd.FSharp.Storage;
+
+namespace RnnAd;
+
+/// <summary>
+/// A sequence model and its parameters. Immutable: training returns a new model. Parameters are named as
+/// PyTorch names them (<c>rnn.weight_ih_l0</c>, <c>fc.weight</c>, …) and laid out the same way, so weights
+/// move between RnnAd and PyTorch unchanged.
+/// </summary>
+public sealed class RecurrentModel
+{
+    internal RecurrentModel(ModelSpec spec, NamedTensors parameters)
+    {
+        SequenceModel.check(spec, parameters);
+        Spec = spec;
+        Parameters = parameters;
+        Description = ModelDescription.FromSpec(spec);
+    }
+
+    internal ModelSpec Spec { get; }
+
+    internal NamedTensors Parameters { get; }
+
+    /// <summary>What the model is.</summary>
+    public ModelDescription Description { get; }
+
+    /// <summary>Parameter names in PyTorch's order.</summary>
+    public IReadOnlyList<string> ParameterNames => Parameters.Names;
+
+    /// <summary>Total number of scalar parameters.</summary>
+    public int ParameterCount => Parameters.NumelTotal;
+
+    /// <summary>A new model with parameters drawn from <paramref name="seed"/> (PyTorch's default initialisation).</summary>
+    public static RecurrentModel Create(ModelDescription description, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        var spec = description.ToSpec();
+        return new RecurrentModel(spec, SequenceModel.init(spec, seed));
+    }
+
+    /// <summary>The shape of a parameter.</summary>
+    public int[] GetParameterShape(string name) => (int[])Find(name).Shape.Clone();
+
+    /// <summary>A copy of a parameter's values in row-major order.</summary>
+    public double[] GetParameterValues(string name) => Find(name).ToArray();
+
+    /// <summary>A copy of this model with one parameter replaced (row-major values of the same shape).</summary>
+    public RecurrentModel WithParameter(string name, IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var shape = Find(name).Shape;
+        if (values.Count != Shape.numel(shape))
+            throw new ArgumentException($"Parameter '{name}' has shape {Shape.format(shape)} ({Shape.numel(shape)} values), {values.Count} were given.", nameof(values));
+        var replaced = Tensor.Constant(RawTensorModule.ofArray(shape, values.ToArray()));
+        return new RecurrentModel(Spec, NamedTensorsModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, Tensor, Tensor>((n, t) => n == name ? replaced : t), Parameters));
+    }
+
+    /// <summary>
+    /// The most likely class at every step of every sequence (<see cref="OutputMode.EveryStep"/>; padded steps
+    /// of shorter sequences are left out), or of every sequence (<see cref="OutputMode.LastStep"/>).
+    /// </summary>
+    public IReadOnlyList<int[]> Predict(SequenceBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var flat = Evaluation.predict(Spec, Parameters, batch.Inner);
+        if (Description.Output == OutputMode.LastStep) return flat.Select(c => new[] { c }).ToArray();
+        var time = batch.Length;
+        var mask = batch.Inner.Mask;
+        return Enumerable.Range(0, batch.Count)
+            .Select(i => Enumerable.Range(0, time).Where(t => mask is null || mask.Value[i * time + t] != 0.0).Select(t => flat[i * time + t]).ToArray())
+            .ToArray();
+    }
+
+    /// <summary>Mean loss, accuracy and perplexity over batches (padding excluded).</summary>
+    public EvaluationResult Evaluate(IEnumerable<SequenceBatch> batches)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        var m = Evaluation.metrics(Spec, Parameters, batches.Select(b => b.Inner));
+        return new EvaluationResult(m.Loss, m.Accuracy, m.Perplexity, m.Count);
+    }
+
+    internal RecurrentModel With(NamedTensors parameters) => new(Spec, parameters);
+
+    private Tensor Find(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var found = Parameters.TryFind(name);
+        return found is null
+            ? throw new ArgumentException($"The model has no parameter '{name}'; it has {string.Join(", ", Parameters.Names)}.", nameof(name))
+            : found.Value;
+    }
+}
+
+/// <summary>How well a model does on a set of batches.</summary>
+/// <param name="Loss">Mean cross-entropy per counted position.</param>
+/// <param name="Accuracy">Fraction of positions whose most likely class is the target.</param>
+/// <param name="Perplexity">exp(Loss), the usual language-model figure.</param>
+/// <param name="Count">Positions counted (steps, or sequences for classifiers).</param>
+public sealed record EvaluationResult(double Loss, double Accuracy, double Perplexity, double Count);
