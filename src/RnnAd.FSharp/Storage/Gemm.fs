@@ -1,116 +1,56 @@
 namespace RnnAd.FSharp.Storage
 
 open System
-open System.Numerics
-open System.Runtime.InteropServices
 open System.Threading
 
-/// A general matrix multiply, C ← α·op(A)·op(B) + β·C on row-major float64 matrices stored in arrays at
-/// an offset with a leading dimension (the row stride), as BLAS's `cblas_dgemm` with `CblasRowMajor`.
-/// Every matrix product in RnnAd goes through one of these, so a faster one can be plugged in.
-type IGemmProvider =
-    /// A short name for reports (`managed`, `openblas`, ...).
-    abstract Name: string
-
-    /// C (m×n) ← alpha · op(A) (m×k) · op(B) (k×n) + beta · C, where op transposes when its flag is set.
-    abstract Gemm:
-        transA: bool * transB: bool * m: int * n: int * k: int * alpha: float *
-        a: float[] * aOffset: int * lda: int * b: float[] * bOffset: int * ldb: int *
-        beta: float * c: float[] * cOffset: int * ldc: int -> unit
-
-/// The portable GEMM: plain loops over rows, vectorised with `System.Numerics.Vector`. Its summation order
-/// is fixed, so results are the same bits on every run of the same machine.
-[<Sealed>]
-type ManagedGemm() =
-
-    /// y[0..n) += alpha · x[0..n)
-    static member private Axpy(alpha: float, x: ReadOnlySpan<float>, y: Span<float>) =
-        let mutable j = 0
-        if Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count then
-            let va = Vector<float>(alpha)
-            let xv = MemoryMarshal.Cast<float, Vector<float>> x
-            let yv = MemoryMarshal.Cast<float, Vector<float>> y
-            for q in 0 .. xv.Length - 1 do
-                yv.[q] <- yv.[q] + va * xv.[q]
-            j <- xv.Length * Vector<float>.Count
-        while j < x.Length do
-            y.[j] <- y.[j] + alpha * x.[j]
-            j <- j + 1
-
-    /// Σ x[i]·y[i]
-    static member private Dot(x: ReadOnlySpan<float>, y: ReadOnlySpan<float>) : float =
-        let mutable j = 0
-        let mutable acc = 0.0
-        if Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count then
-            let xv = MemoryMarshal.Cast<float, Vector<float>> x
-            let yv = MemoryMarshal.Cast<float, Vector<float>> y
-            let mutable vacc = Vector<float>.Zero
-            for q in 0 .. xv.Length - 1 do
-                vacc <- vacc + xv.[q] * yv.[q]
-            acc <- Vector.Sum vacc
-            j <- xv.Length * Vector<float>.Count
-        while j < x.Length do
-            acc <- acc + x.[j] * y.[j]
-            j <- j + 1
-        acc
-
-    interface IGemmProvider with
-        member _.Name = "managed"
-
-        member _.Gemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
-            // Scale C by beta first; beta = 0 overwrites, so stale NaNs in C do not survive (BLAS semantics).
-            for i in 0 .. m - 1 do
-                let row = c.AsSpan(cOffset + i * ldc, n)
-                if beta = 0.0 then row.Clear()
-                elif beta <> 1.0 then
-                    for j in 0 .. n - 1 do
-                        row.[j] <- beta * row.[j]
-            if k > 0 && alpha <> 0.0 then
-                match transA, transB with
-                | false, false ->
-                    // C[i,:] += A[i,p] · B[p,:]
-                    for i in 0 .. m - 1 do
-                        let ci = c.AsSpan(cOffset + i * ldc, n)
-                        for p in 0 .. k - 1 do
-                            ManagedGemm.Axpy(alpha * a.[aOffset + i * lda + p], ReadOnlySpan(b, bOffset + p * ldb, n), ci)
-                | false, true ->
-                    // C[i,j] += A[i,:] · B[j,:]
-                    for i in 0 .. m - 1 do
-                        let ai = ReadOnlySpan(a, aOffset + i * lda, k)
-                        for j in 0 .. n - 1 do
-                            let d = ManagedGemm.Dot(ai, ReadOnlySpan(b, bOffset + j * ldb, k))
-                            c.[cOffset + i * ldc + j] <- c.[cOffset + i * ldc + j] + alpha * d
-                | true, false ->
-                    // C[i,:] += A[p,i] · B[p,:]
-                    for p in 0 .. k - 1 do
-                        let bp = ReadOnlySpan(b, bOffset + p * ldb, n)
-                        for i in 0 .. m - 1 do
-                            ManagedGemm.Axpy(alpha * a.[aOffset + p * lda + i], bp, c.AsSpan(cOffset + i * ldc, n))
-                | true, true ->
-                    // Rare: C[i,j] += Σ_p A[p,i] · B[j,p]
-                    for i in 0 .. m - 1 do
-                        for j in 0 .. n - 1 do
-                            let mutable acc = 0.0
-                            for p in 0 .. k - 1 do
-                                acc <- acc + a.[aOffset + p * lda + i] * b.[bOffset + j * ldb + p]
-                            c.[cOffset + i * ldc + j] <- c.[cOffset + i * ldc + j] + alpha * acc
-
-/// The one GEMM entry point of RnnAd and the provider behind it.
+/// The one GEMM entry point of RnnAd and the provider behind it. At start-up the provider is a native BLAS
+/// when an optimised one can be loaded (`apt-get install libopenblas0-pthread` on Debian), else the managed
+/// kernel. The environment variable `RNNAD_GEMM` overrides the choice: `managed`, or a library name or path.
 [<RequireQualifiedAccess>]
 module Gemm =
 
     /// The portable managed provider, always available.
     let managed: IGemmProvider = ManagedGemm()
 
-    let mutable private current = managed
+    /// Products smaller than this many multiply-adds (m·n·k) stay on the managed kernel even when a native
+    /// BLAS is loaded: for them the call and threading overhead of the library costs more than the work.
+    let nativeThreshold = 32 * 32 * 32
+
+    /// Native library names tried, in order, when nothing is forced.
+    let private candidates =
+        if OperatingSystem.IsWindows() then [ "libopenblas.dll"; "openblas.dll" ]
+        elif OperatingSystem.IsMacOS() then [ "libopenblas.dylib"; "libopenblas.0.dylib" ]
+        else [ "libopenblas.so.0"; "libopenblas.so"; "libblas.so.3" ]
+
+    /// The provider chosen at start-up and a sentence saying why.
+    let private select () : IGemmProvider * string =
+        match Environment.GetEnvironmentVariable "RNNAD_GEMM" with
+        | v when String.Equals(v, "managed", StringComparison.OrdinalIgnoreCase) -> managed, "RNNAD_GEMM=managed forces the managed kernel"
+        | null | "" ->
+            let rec firstLoaded reasons = function
+                | [] -> managed, sprintf "no optimised native BLAS found (%s); using the managed kernel" (String.Join("; ", List.rev reasons))
+                | lib :: rest ->
+                    match NativeBlas.tryLoad lib true with
+                    | Ok p -> p, sprintf "native BLAS %s" p.Name
+                    | Error why -> firstLoaded (why :: reasons) rest
+            firstLoaded [] candidates
+        | library ->
+            match NativeBlas.tryLoad library false with
+            | Ok p -> p, sprintf "native BLAS %s (RNNAD_GEMM)" p.Name
+            | Error why -> managed, sprintf "RNNAD_GEMM=%s cannot be used (%s); using the managed kernel" library why
+
+    let mutable private current = lazy (select ())
 
     /// The provider in use.
-    let provider () : IGemmProvider = Volatile.Read(&current)
+    let provider () : IGemmProvider = fst (Volatile.Read(&current).Value)
+
+    /// Which provider is in use and why, for reports (`rnnad` prints it).
+    let describe () : string = snd (Volatile.Read(&current).Value)
 
     /// Replaces the provider for the whole process (thread-safe; products already running finish on the old one).
     let setProvider (p: IGemmProvider) : unit =
         if isNull (box p) then nullArg "provider"
-        Volatile.Write(&current, p)
+        Volatile.Write(&current, Lazy<_>.CreateFromValue((p, sprintf "%s (set by the program)" p.Name)))
 
     /// C ← alpha · op(A) · op(B) + beta · C through the current provider, after checking that every
     /// operand lies inside its array.
@@ -127,4 +67,6 @@ module Gemm =
         (if transB then fits "B" b bOffset n k ldb else fits "B" b bOffset k n ldb)
         fits "C" c cOffset m n ldc
         if m > 0 && n > 0 then
-            (provider ()).Gemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
+            let p = provider ()
+            let p = if k = 0 || int64 m * int64 n * int64 k < int64 nativeThreshold then managed else p
+            p.Gemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)

@@ -202,4 +202,23 @@ let matmul =
             Check.close "a·b" 0.0 1e-13 naive ((a.MatMul b).ToArray())
             Check.close "(bᵀ·aᵀ)ᵀ" 0.0 1e-13 naive ((Tensor.MatMul(b, a, true, true)).T.ToArray())
         }
+        test "a native BLAS, when present, agrees with the managed kernel to 1e-12 (else the managed kernel is in use)" {
+            match NativeBlas.tryLoad "libopenblas.so.0" true with
+            | Error why ->
+                // Without OpenBLAS (the CI machine), the entry point must have fallen back to the managed kernel.
+                Expect.equal (Gemm.provider ()).Name "managed" ("fallback when " + why)
+            | Ok native ->
+                for ta in [ false; true ] do
+                    for tb in [ false; true ] do
+                        let m, k, n = 37, 53, 41
+                        let a = RawTensor.randomUniform 1 -1.0 1.0 (if ta then [| k; m |] else [| m; k |])
+                        let b = RawTensor.randomUniform 2 -1.0 1.0 (if tb then [| n; k |] else [| k; n |])
+                        let run (p: IGemmProvider) =
+                            let c = Array.zeroCreate (m * n)
+                            p.Gemm(ta, tb, m, n, k, 1.0, a.ToArray(), 0, (if ta then m else k), b.ToArray(), 0, (if tb then k else n), 0.0, c, 0, n)
+                            c
+                        // Different blockings sum the 53 products in different orders; each sum of |terms|
+                        // is ≤ 53, so 1e-12 relative to that bound is ~4500 ulps of headroom.
+                        Check.close (sprintf "transA=%b transB=%b" ta tb) 0.0 (1e-12 * float k) (run Gemm.managed) (run native)
+        }
     ]

@@ -1,0 +1,62 @@
+namespace RnnAd.FSharp.Storage
+
+// Pinning arrays for the native call needs `fixed`, which F# flags as unverifiable (warning 9); the pointers
+// never outlive the call.
+#nowarn "9"
+
+open System
+open System.Runtime.InteropServices
+open Microsoft.FSharp.NativeInterop
+
+/// The C signature of `cblas_dgemm` (enum arguments as ints: 101 = row-major, 111 = no transpose, 112 = transpose).
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type internal CblasDgemm =
+    delegate of order: int * transA: int * transB: int * m: int * n: int * k: int * alpha: float *
+                a: nativeint * lda: int * b: nativeint * ldb: int * beta: float * c: nativeint * ldc: int -> unit
+
+/// The C signature of `openblas_get_config`, which describes the build (version, kernel, threads).
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type internal OpenBlasConfig = delegate of unit -> nativeint
+
+/// A GEMM provider that calls `cblas_dgemm` in a native BLAS library loaded at run time (OpenBLAS, BLIS, MKL…).
+[<Sealed>]
+type NativeBlasGemm internal (name: string, dgemm: CblasDgemm) =
+    interface IGemmProvider with
+        member _.Name = name
+
+        member _.Gemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
+            use pa = fixed a
+            use pb = fixed b
+            use pc = fixed c
+            let at (p: nativeptr<float>) offset = NativePtr.toNativeInt (NativePtr.add p offset)
+            dgemm.Invoke(101, (if transA then 112 else 111), (if transB then 112 else 111), m, n, k, alpha,
+                         at pa aOffset, lda, at pb bOffset, ldb, beta, at pc cOffset, ldc)
+
+/// Loading a native BLAS.
+[<RequireQualifiedAccess>]
+module NativeBlas =
+
+    /// Symbols only optimised BLAS libraries export; netlib's reference BLAS (often what `libblas.so.3` is)
+    /// has none and is slower than the managed kernel, so it is not taken unless asked for by path.
+    let private optimisedMarkers = [ "openblas_get_config"; "bli_info_get_version_str"; "MKL_Get_Version" ]
+
+    /// Loads `library` (a file name the OS loader can find, or a path) and returns a provider calling its
+    /// `cblas_dgemm`, or the reason it cannot. With `requireOptimised`, a reference BLAS is refused.
+    let tryLoad (library: string) (requireOptimised: bool) : Result<IGemmProvider, string> =
+        match NativeLibrary.TryLoad library with
+        | false, _ -> Error(sprintf "%s was not found" library)
+        | true, handle ->
+            match NativeLibrary.TryGetExport(handle, "cblas_dgemm") with
+            | false, _ -> Error(sprintf "%s has no cblas_dgemm" library)
+            | true, fn ->
+                let has symbol = fst (NativeLibrary.TryGetExport(handle, symbol))
+                if requireOptimised && not (List.exists has optimisedMarkers) then
+                    Error(sprintf "%s looks like the reference BLAS (slower than the managed kernel)" library)
+                else
+                    let version =
+                        match NativeLibrary.TryGetExport(handle, "openblas_get_config") with
+                        | true, config ->
+                            let get = Marshal.GetDelegateForFunctionPointer<OpenBlasConfig> config
+                            " (" + Marshal.PtrToStringAnsi(get.Invoke()) + ")"
+                        | _ -> ""
+                    Ok(NativeBlasGemm(library + version, Marshal.GetDelegateForFunctionPointer<CblasDgemm> fn) :> IGemmProvider)
