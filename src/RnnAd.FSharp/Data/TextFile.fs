@@ -1,0 +1,47 @@
+namespace RnnAd.FSharp.Data
+
+open System
+open System.IO
+open System.Text
+
+/// Reading training texts: strict UTF-8, with errors that name the file and what is wrong with it.
+[<RequireQualifiedAccess>]
+module TextFile =
+
+    /// Throws on invalid bytes instead of silently writing U+FFFD into the training text.
+    let private strictUtf8 = UTF8Encoding(false, true)
+
+    /// The text of UTF-8 bytes (a leading byte-order mark is skipped); `name` is how errors call the file.
+    let internal decode (name: string) (bytes: byte[]) : string =
+        let start = if bytes.Length >= 3 && bytes.[0] = 0xEFuy && bytes.[1] = 0xBBuy && bytes.[2] = 0xBFuy then 3 else 0
+        try strictUtf8.GetString(bytes, start, bytes.Length - start)
+        with :? DecoderFallbackException as e ->
+            let at = if e.Index >= 0 then sprintf " (invalid bytes near offset %d)" (start + e.Index) else ""
+            raise (InvalidDataException(sprintf "file '%s' is not valid UTF-8%s" name at, e))
+
+    /// The bytes of a file, or FileNotFoundException naming it.
+    let internal readBytes (name: string) (path: string) : byte[] =
+        if not (File.Exists path) then raise (FileNotFoundException(sprintf "file '%s' does not exist" name, path))
+        File.ReadAllBytes path
+
+    /// The text of a UTF-8 file (with or without byte-order mark). Raises FileNotFoundException when the
+    /// file is missing, and InvalidDataException when it is not UTF-8 or holds no text (empty or only white
+    /// space), each naming the file.
+    let read (path: string) : string =
+        if String.IsNullOrEmpty path then invalidArg "path" "the path of the text file is null or empty"
+        let text = decode path (readBytes path path)
+        if String.IsNullOrWhiteSpace text then
+            raise (InvalidDataException(sprintf "file '%s' holds no text (%s)" path (if text.Length = 0 then "it is empty" else "only white space")))
+        text
+
+    /// The characters of a UTF-8 file (`Tokenize.characters`), checked to fill at least one window of
+    /// `windowLength` plus the character after it; raises as `read` does, and InvalidDataException naming the
+    /// file and both sizes when the text is too short.
+    let readCharacters (path: string) (windowLength: int) : string[] =
+        if windowLength <= 0 then invalidArg "windowLength" (sprintf "the window length must be positive, got %d" windowLength)
+        let characters = Tokenize.characters (read path)
+        if characters.Length < windowLength + 1 then
+            raise (InvalidDataException(
+                sprintf "file '%s' holds %d characters, shorter than one window of %d plus the character after it (%d needed)"
+                    path characters.Length windowLength (windowLength + 1)))
+        characters

@@ -1,0 +1,101 @@
+module RnnAd.FSharp.Tests.Data.VocabularyTests
+
+open Expecto
+open RnnAd.FSharp.Data
+open RnnAd.FSharp.Tests
+
+// Counts in `corpus`, by hand: a 3, c 2, b 1, d 1. So the order is a, c (by frequency), then b, d (a tie,
+// broken in ordinal order).
+let private corpus = [ [| "b"; "a"; "c"; "a" |]; [| "c"; "d"; "a" |] ]
+
+let private words = { VocabularyOptions.Default with Unknown = true; Padding = true }
+
+[<Tests>]
+let tests =
+    testList "Data/vocabulary" [
+        test "frequency descending, ties in ordinal order, no specials by default" {
+            let v = Vocabulary.build VocabularyOptions.Default corpus
+            Expect.equal v.Tokens [| "a"; "c"; "b"; "d" |] "tokens"
+            Expect.equal v.Count 4 "count"
+            Expect.equal v.PaddingId None "no padding"
+            Expect.equal v.UnknownId None "no unknown"
+        }
+        test "ties are ordinal, not culture-aware: upper case before lower case, é after z" {
+            // Ordinal: 'B' 0x42 < 'Z' 0x5A < 'a' 0x61 < 'z' 0x7A < 'é' 0xE9 (a culture order would put é after e).
+            let v = Vocabulary.build VocabularyOptions.Default [ [| "é"; "z"; "a"; "Z"; "B" |] ]
+            Expect.equal v.Tokens [| "B"; "Z"; "a"; "z"; "é" |] "tokens"
+        }
+        test "padding is id 0, then unknown, then the ordinary tokens" {
+            let v = Vocabulary.build words corpus
+            Expect.equal v.Tokens [| "<pad>"; "<unk>"; "a"; "c"; "b"; "d" |] "tokens"
+            Expect.equal v.PaddingId (Some 0) "padding id"
+            Expect.equal v.UnknownId (Some 1) "unknown id"
+        }
+        test "unknown alone is id 0; padding alone is id 0" {
+            Expect.equal (Vocabulary.build { VocabularyOptions.Default with Unknown = true } corpus).Tokens [| "<unk>"; "a"; "c"; "b"; "d" |] "unknown only"
+            let p = Vocabulary.build { VocabularyOptions.Default with Padding = true } corpus
+            Expect.equal p.Tokens [| "<pad>"; "a"; "c"; "b"; "d" |] "padding only"
+            Expect.equal p.UnknownId None "no unknown"
+        }
+        test "min frequency drops rarer tokens" {
+            Expect.equal (Vocabulary.build { words with MinFrequency = 2 } corpus).Tokens [| "<pad>"; "<unk>"; "a"; "c" |] "min 2"
+            Expect.equal (Vocabulary.build { words with MinFrequency = 3 } corpus).Tokens [| "<pad>"; "<unk>"; "a" |] "min 3"
+        }
+        test "max size counts ordinary tokens only and keeps the most frequent" {
+            let v = Vocabulary.build { words with MaxSize = Some 3 } corpus
+            Expect.equal v.Tokens [| "<pad>"; "<unk>"; "a"; "c"; "b" |] "max 3"
+            Expect.equal (Vocabulary.build { words with MaxSize = Some 0 } corpus).Tokens [| "<pad>"; "<unk>" |] "max 0"
+            Expect.equal (Vocabulary.build { words with MaxSize = Some 10 } corpus).Count 6 "max above the count"
+        }
+        test "the reserved spellings <pad> and <unk> in the text are never ordinary tokens" {
+            let v = Vocabulary.build VocabularyOptions.Default [ [| "<pad>"; "x"; "<unk>"; "<unk>" |] ]
+            Expect.equal v.Tokens [| "x" |] "tokens"
+            Expect.equal (Vocabulary.encode (Vocabulary.build words [ [| "<unk>"; "x" |] ]) [| "<unk>"; "<pad>" |]) [| 1; 0 |] "specials encode to themselves"
+        }
+        test "encode maps unknown tokens to <unk> when there is one" {
+            let v = Vocabulary.build words corpus
+            Expect.equal (Vocabulary.encode v [| "a"; "zzz"; "d"; "c" |]) [| 2; 1; 5; 3 |] "ids"
+        }
+        test "encode without <unk> raises naming the token and its position" {
+            let v = Vocabulary.build VocabularyOptions.Default corpus
+            Check.throwsWith [ "'zzz'"; "position 2"; "no <unk>" ] (fun () -> Vocabulary.encode v [| "a"; "b"; "zzz" |])
+        }
+        test "decode inverts encode on known tokens; out-of-range ids raise naming id and position" {
+            let v = Vocabulary.build words corpus
+            let tokens = [| "d"; "a"; "<pad>"; "c"; "b" |]
+            Expect.equal (Vocabulary.decode v (Vocabulary.encode v tokens)) tokens "round trip"
+            Expect.equal (Vocabulary.decode v [| 0; 1; 2; 3; 4; 5 |]) [| "<pad>"; "<unk>"; "a"; "c"; "b"; "d" |] "every id"
+            Check.throwsWith [ "id 6"; "position 1"; "[0, 6)" ] (fun () -> Vocabulary.decode v [| 2; 6 |])
+            Check.throwsWith [ "id -1"; "position 0" ] (fun () -> Vocabulary.decode v [| -1 |])
+            Check.throwsWith [ "id 9" ] (fun () -> v.Token 9)
+        }
+        test "ofTokens rebuilds the same vocabulary from its token list" {
+            let v = Vocabulary.build words corpus
+            let w = Vocabulary.ofTokens v.Tokens
+            Expect.equal w.Tokens v.Tokens "tokens"
+            Expect.equal (w.PaddingId, w.UnknownId) (v.PaddingId, v.UnknownId) "special ids"
+            Expect.equal (Vocabulary.encode w [| "b"; "q" |]) [| 4; 1 |] "encoding"
+        }
+        test "ofTokens recognises specials by spelling and keeps any order but padding first" {
+            let v = Vocabulary.ofTokens [| "x"; "<unk>"; "y" |]
+            Expect.equal (v.PaddingId, v.UnknownId) (None, Some 1) "special ids"
+            Check.throwsWith [ "<pad>"; "id 0"; "id 2" ] (fun () -> Vocabulary.ofTokens [| "x"; "y"; "<pad>" |])
+        }
+        test "ofTokens rejects repeated, empty and missing tokens" {
+            Check.throwsWith [ "'b'"; "ids 1 and 3" ] (fun () -> Vocabulary.ofTokens [| "a"; "b"; "c"; "b" |])
+            Check.throwsWith [ "token 1"; "empty" ] (fun () -> Vocabulary.ofTokens [| "a"; "" |])
+            Check.throwsWith [ "at least one token" ] (fun () -> Vocabulary.ofTokens [||])
+        }
+        test "the token list handed out is a copy" {
+            let v = Vocabulary.build VocabularyOptions.Default corpus
+            let tokens = v.Tokens
+            tokens.[0] <- "changed"
+            Expect.equal v.Tokens.[0] "a" "the vocabulary did not change"
+        }
+        test "invalid options and an empty result raise naming the option" {
+            Check.throwsWith [ "MinFrequency"; "got 0" ] (fun () -> Vocabulary.build { words with MinFrequency = 0 } corpus)
+            Check.throwsWith [ "MaxSize"; "got -1" ] (fun () -> Vocabulary.build { words with MaxSize = Some -1 } corpus)
+            Check.throwsWith [ "empty"; "at least 4 times" ] (fun () -> Vocabulary.build { VocabularyOptions.Default with MinFrequency = 4 } corpus)
+            Check.throwsWith [ "empty" ] (fun () -> Vocabulary.build VocabularyOptions.Default [])
+        }
+    ]
