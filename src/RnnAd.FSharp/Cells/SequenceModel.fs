@@ -83,11 +83,13 @@ module SequenceModel =
 
     /// Checks a spec, naming the field at fault.
     let validate (spec: ModelSpec) : unit =
-        Recurrent.validate (recurrentSpec spec)
         match spec.Input with
         | InputEncoding.Embedding (v, _)
         | InputEncoding.OneHot v when v <= 0 -> invalidArg "Input" (sprintf "the vocabulary must have at least one token, got %d" v)
+        | InputEncoding.Embedding (_, d) when d <= 0 -> invalidArg "Input" (sprintf "the embedding dimension must be positive, got %d" d)
+        | InputEncoding.Features f when f <= 0 -> invalidArg "Input" (sprintf "the number of features must be positive, got %d" f)
         | _ -> ()
+        Recurrent.validate (recurrentSpec spec)
         if spec.Outputs <= 0 then invalidArg "Outputs" (sprintf "Outputs must be positive, got %d" spec.Outputs)
         if spec.HeadHidden |> List.exists (fun h -> h <= 0) then
             invalidArg "HeadHidden" (sprintf "head hidden sizes must be positive, got %A" spec.HeadHidden)
@@ -144,7 +146,15 @@ module SequenceModel =
         | SequenceInput.Features _, _ -> invalidArg "batch" "the model reads token ids but the batch holds features"
         match batch.Mask with
         | Some m when m.Length <> steps -> invalidArg "batch" (sprintf "mask has %d entries for batch %d × time %d" m.Length batch.Batch batch.Time)
-        | _ -> ()
+        | Some m ->
+            // A fractional weight would let the state advance fully while the loss counts the step partly, and
+            // a sequence with no real step would feed the head its initial state: both are errors.
+            m |> Array.iteri (fun i w ->
+                if w <> 0.0 && w <> 1.0 then invalidArg "batch" (sprintf "mask entry %d is %g; masks hold 1 (real step) or 0 (padding)" i w))
+            for b in 0 .. batch.Batch - 1 do
+                if Array.forall (fun w -> w = 0.0) m.[b * batch.Time .. (b + 1) * batch.Time - 1] then
+                    invalidArg "batch" (sprintf "sequence %d of the batch is all padding (its mask has no 1)" b)
+        | None -> ()
 
     /// Raises unless a batch's targets fit the model's head.
     let checkTargets (spec: ModelSpec) (batch: SequenceBatch) : unit =

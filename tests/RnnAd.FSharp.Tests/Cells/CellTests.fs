@@ -129,4 +129,13 @@ let parameters =
             Check.throwsWith [ "rnn.weight_ih_l0"; "(9, 2)"; "(9, 5)" ] (fun () -> Recurrent.ofNamed { spec with InputSize = 5 } "rnn." named)
             Check.throwsWith [ "rnn.weight_ih_l1"; "missing" ] (fun () -> Recurrent.ofNamed { spec with Layers = 2 } "rnn." named)
         }
+        test "a batch's mask holds only 0 and 1 and leaves every sequence a real step" {
+            let spec = { Cell = CellKind.Gru; Input = InputEncoding.OneHot 3; HiddenSize = 2; Layers = 1; Bidirectional = false
+                         Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 2 }
+            let batch mask = { Input = SequenceInput.Tokens [| 0; 1; 2; 0 |]; Batch = 2; Time = 2; Mask = Some mask; Targets = [| 0; 1 |] }
+            let ps = SequenceModel.init spec 1
+            Check.throwsWith [ "mask entry 1 is 0.5" ] (fun () -> SequenceModel.loss spec ps RunOptions.Default (batch [| 1.; 0.5; 1.; 1. |]))
+            Check.throwsWith [ "sequence 1"; "all padding" ] (fun () -> SequenceModel.loss spec ps RunOptions.Default (batch [| 1.; 1.; 0.; 0. |]))
+            Check.throwsWith [ "embedding dimension"; "0" ] (fun () -> SequenceModel.validate { spec with Input = InputEncoding.Embedding(3, 0) })
+        }
     ]
