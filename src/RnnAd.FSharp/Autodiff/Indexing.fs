@@ -19,9 +19,15 @@ module TensorIndexing =
             let rowShape = table.Shape.[1..]
             let indices = Array.copy indices
             let indexShape = Array.copy indexShape
-            Op.unary (Indexing.gatherRows indexShape indices)
+            let rowSize = Shape.numel rowShape
+            Op.unarySparse (Indexing.gatherRows indexShape indices)
                 (fun _ _ da -> da.GatherRows(indices, indexShape))
-                (fun _ _ g -> g.ScatterAddRows(rows, rowShape, indices))
+                (fun _ _ g ->
+                    Sparse((fun () -> g.ScatterAddRows(rows, rowShape, indices)),
+                           fun buffer ->
+                               match g with
+                               | Op.Raw r -> Indexing.addRowsInto buffer rowSize indices r; true
+                               | _ -> false))
                 table
 
         /// The adjoint of GatherRows: shape `rows :: rowShape`, row i the sum of the rows of `a` whose index is i.

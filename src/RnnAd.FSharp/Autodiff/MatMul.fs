@@ -20,21 +20,29 @@ module TensorMatMul =
                 flat.Reshape [| s.[0]; s.[1]; flat.Shape.[1] |]
             else
                 let mm x y tx ty = Tensor.MatMul(x, y, tx, ty)
-                Op.binary (MatMul.matmul ta tb)
+                // An adjoint op(x)·op(y) adds itself into the accumulated buffer through GEMM with β = 1, so a
+                // weight read at every time step costs no temporary per step.
+                let product (x: Tensor) (y: Tensor) tx ty =
+                    Sparse((fun () -> mm x y tx ty),
+                           fun buffer ->
+                               match x, y with
+                               | Op.Raw rx, Op.Raw ry -> MatMul.matmulInto tx ty rx ry 1.0 buffer; true
+                               | _ -> false)
+                Op.binarySparse (MatMul.matmul ta tb)
                     (fun _ b _ da -> mm da b ta tb)
                     (fun a _ _ db -> mm a db ta tb)
                     (fun _ b _ g ->
                         match ta, tb with
-                        | false, false -> mm g b false true
-                        | false, true -> mm g b false false
-                        | true, false -> mm b g false true
-                        | true, true -> mm b g true true)
+                        | false, false -> product g b false true
+                        | false, true -> product g b false false
+                        | true, false -> product b g false true
+                        | true, true -> product b g true true)
                     (fun a _ _ g ->
                         match ta, tb with
-                        | false, false -> mm a g true false
-                        | false, true -> mm g a true false
-                        | true, false -> mm a g false false
-                        | true, true -> mm g a true true)
+                        | false, false -> product a g true false
+                        | false, true -> product g a true false
+                        | true, false -> product a g false false
+                        | true, true -> product g a true true)
                     a b
 
         /// a · b (matrix product, see the static overload).

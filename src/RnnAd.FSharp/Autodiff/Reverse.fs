@@ -12,11 +12,9 @@ module internal Reverse =
 
     let mutable private lastSweep = 0L
 
-    /// Adds one contribution to a node's adjoint. Constant adjoints the sweep allocated itself are added
+    /// Adds a dense contribution to a node's adjoint. Constant adjoints the sweep allocated itself are added
     /// into in place: a weight read at every time step then costs one buffer, not one per step.
-    let private accumulate (node: ReverseNode) (primal: Tensor) (contribution: Tensor) =
-        if not (Shape.equal contribution.Shape primal.Shape) then
-            invalidOp (sprintf "reverse rule bug: adjoint of shape %s for a value of shape %s" (Shape.format contribution.Shape) (Shape.format primal.Shape))
+    let private accumulateDense (node: ReverseNode) (contribution: Tensor) =
         if isNull (box node.Adjoint) then
             node.Adjoint <- contribution
             node.OwnsAdjoint <- false
@@ -31,6 +29,35 @@ module internal Reverse =
             node.Adjoint <- TensorC(Elementwise.add acc c)
             node.OwnsAdjoint <- true
         | acc, c -> node.Adjoint <- acc + c
+
+    /// Adds one contribution to a node's adjoint. A sparse one adds itself into an owned constant buffer
+    /// (allocated, or copied from a shared adjoint, the first time); under nested differentiation it is
+    /// built as a tensor instead.
+    let private accumulate (node: ReverseNode) (primal: Tensor) (contribution: Contribution) =
+        let check (t: Tensor) =
+            if not (Shape.equal t.Shape primal.Shape) then
+                invalidOp (sprintf "reverse rule bug: adjoint of shape %s for a value of shape %s" (Shape.format t.Shape) (Shape.format primal.Shape))
+        match contribution with
+        | Dense c ->
+            check c
+            accumulateDense node c
+        | Sparse (materialize, addInto) ->
+            let owned =
+                match box node.Adjoint with
+                | null -> Some(RawTensor.zeros primal.Shape)
+                | _ ->
+                    match node.Adjoint with
+                    | TensorC acc when node.OwnsAdjoint -> Some acc
+                    | TensorC acc -> Some(RawTensor.ofOwned acc.Shape (Array.copy acc.Data))
+                    | _ -> None
+            match owned with
+            | Some buffer when addInto buffer.Data ->
+                node.Adjoint <- TensorC buffer
+                node.OwnsAdjoint <- true
+            | _ ->
+                let c = materialize ()
+                check c
+                accumulateDense node c
 
     /// Runs one sweep from `root` seeded with adjoint `seed` (of root's shape) and returns its id. Afterwards
     /// every node reachable from root holds its adjoint, marked with that id.
@@ -57,7 +84,7 @@ module internal Reverse =
                         pn.Fanout <- pn.Fanout + 1
                     | _ -> ()
             // Pass 2: a node propagates once its last consumer has contributed (reverse topological order).
-            accumulate rootNode rootPrimal seed
+            accumulate rootNode rootPrimal (Dense seed)
             stack.Push rootNode
             while stack.Count > 0 do
                 let n = stack.Pop()

@@ -42,9 +42,14 @@ module TensorShaping =
         member a.Slice(dim: int, start: int, length: int) : Tensor =
             let dim = Shape.normalizeDim "slice" a.Rank dim
             let size = a.Shape.[dim]
-            Op.unary (Layout.slice dim start length)
+            Op.unarySparse (Layout.slice dim start length)
                 (fun _ _ da -> da.Slice(dim, start, length))
-                (fun _ _ g -> g.Unslice(dim, start, size))
+                (fun _ _ g ->
+                    Sparse((fun () -> g.Unslice(dim, start, size)),
+                           fun buffer ->
+                               match g with
+                               | Op.Raw r -> Layout.addSliceInto buffer dim start size r; true
+                               | _ -> false))
                 a
 
         /// `a` placed at `start` along `dim` in zeros whose `dim` has `size` entries: the adjoint of Slice.

@@ -69,10 +69,20 @@ type Tensor =
             | TensorR (_, _, g) -> sprintf " (reverse, tag %d)" g
         t.Value.ToString().Replace("RawTensor", "Tensor") + kind
 
+/// What a reverse rule hands back for one input: a tensor of the input's shape, or a sparse piece (a slice,
+/// gathered rows, a matrix product) that can add itself into a buffer in place, so that a value read at
+/// every time step does not cost a full-size temporary per step.
+and internal Contribution =
+    | Dense of Tensor
+    /// `addInto buffer` adds the contribution into a buffer of the input's shape and returns true, or returns
+    /// false (nested differentiation: its operands are not constants) and `materialize` builds it with
+    /// differentiable ops instead.
+    | Sparse of materialize: (unit -> Tensor) * addInto: (float[] -> bool)
+
 /// A recorded op of a reverse-mode trace: the traced inputs it read (all at the node's tag) and the rule
 /// that maps the adjoint of its output to one adjoint contribution per input. The mutable fields belong to
 /// the reverse sweep that is running over the graph (DESIGN.md §3.2).
-and [<Sealed; AllowNullLiteral>] internal ReverseNode(parents: Tensor[], backward: Tensor -> Tensor[]) =
+and [<Sealed; AllowNullLiteral>] internal ReverseNode(parents: Tensor[], backward: Tensor -> Contribution[]) =
     member _.Parents = parents
     member _.Backward = backward
     /// Sum of the adjoint contributions received so far in the current sweep (null before the first).
@@ -103,35 +113,45 @@ module internal Op =
 
     let leaf () = ReverseNode([||], fun _ -> [||])
 
-    /// Applies a one-input op. `forward a f da` gives df; `reverse a f g` gives the adjoint of a, where a
-    /// and f are the primals of input and output at the level being differentiated.
-    let rec unary
+    /// Applies a one-input op whose reverse rule may return a sparse contribution.
+    let rec unarySparse
         (raw: RawTensor -> RawTensor)
         (forward: Tensor -> Tensor -> Tensor -> Tensor)
-        (reverse: Tensor -> Tensor -> Tensor -> Tensor)
+        (reverse: Tensor -> Tensor -> Tensor -> Contribution)
         (a: Tensor)
         : Tensor =
         match a with
         | TensorC ra -> TensorC(raw ra)
         | TensorF (ap, ad, tag) ->
-            let fp = unary raw forward reverse ap
+            let fp = unarySparse raw forward reverse ap
             TensorF(fp, forward ap fp ad, tag)
         | TensorR (ap, _, tag) ->
-            let fp = unary raw forward reverse ap
+            let fp = unarySparse raw forward reverse ap
             TensorR(fp, ReverseNode([| a |], fun g -> [| reverse ap fp g |]), tag)
 
+    /// Applies a one-input op. `forward a f da` gives df; `reverse a f g` gives the adjoint of a, where a
+    /// and f are the primals of input and output at the level being differentiated.
+    let unary
+        (raw: RawTensor -> RawTensor)
+        (forward: Tensor -> Tensor -> Tensor -> Tensor)
+        (reverse: Tensor -> Tensor -> Tensor -> Tensor)
+        (a: Tensor)
+        : Tensor =
+        unarySparse raw forward (fun a f g -> Dense(reverse a f g)) a
+
     /// Applies a two-input op. Only the operand(s) with the largest tag are differentiated at this level;
-    /// the other is passed whole, as a constant. Rules take (a, b, f, tangent-or-adjoint).
-    let rec binary
+    /// the other is passed whole, as a constant. Rules take (a, b, f, tangent-or-adjoint); the reverse rules
+    /// may return sparse contributions.
+    let rec binarySparse
         (raw: RawTensor -> RawTensor -> RawTensor)
         (forwardA: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
         (forwardB: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
-        (reverseA: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
-        (reverseB: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
+        (reverseA: Tensor -> Tensor -> Tensor -> Tensor -> Contribution)
+        (reverseB: Tensor -> Tensor -> Tensor -> Tensor -> Contribution)
         (a: Tensor)
         (b: Tensor)
         : Tensor =
-        let recur x y = binary raw forwardA forwardB reverseA reverseB x y
+        let recur x y = binarySparse raw forwardA forwardB reverseA reverseB x y
         match a, b with
         | TensorC ra, TensorC rb -> TensorC(raw ra rb)
         | _ when a.DiffTag > b.DiffTag ->
@@ -159,6 +179,19 @@ module internal Op =
             let fp = recur ap bp
             TensorR(fp, ReverseNode([| a; b |], fun g -> [| reverseA ap bp fp g; reverseB ap bp fp g |]), tag)
         | _ -> invalidOp "forward and reverse values with the same tag: a differentiation leaked out of its function"
+
+    /// Applies a two-input op. Only the operand(s) with the largest tag are differentiated at this level;
+    /// the other is passed whole, as a constant. Rules take (a, b, f, tangent-or-adjoint).
+    and binary
+        (raw: RawTensor -> RawTensor -> RawTensor)
+        (forwardA: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
+        (forwardB: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
+        (reverseA: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
+        (reverseB: Tensor -> Tensor -> Tensor -> Tensor -> Tensor)
+        (a: Tensor)
+        (b: Tensor)
+        : Tensor =
+        binarySparse raw forwardA forwardB (fun a b f g -> Dense(reverseA a b f g)) (fun a b f g -> Dense(reverseB a b f g)) a b
 
     /// `a` broadcast to `shape`; its adjoint sums back over the broadcast dimensions.
     and broadcastTo (shape: int[]) (a: Tensor) : Tensor =
@@ -207,7 +240,10 @@ module internal Op =
                 TensorF(fp, forward primals fp tangents, top)
             | _ ->
                 let which = [| for i in 0 .. xs.Length - 1 do if xs.[i].DiffTag = top then i |]
-                TensorR(fp, ReverseNode(atTop, fun g -> which |> Array.map (reverse primals fp g)), top)
+                TensorR(fp, ReverseNode(atTop, fun g -> which |> Array.map (fun i -> Dense(reverse primals fp g i))), top)
+
+    /// The raw value of a tensor that is a constant at every level, if it is one.
+    let (|Raw|_|) (t: Tensor) = match t with TensorC r -> Some r | _ -> None
 
     /// A constant of a's shape from a raw kernel applied to a's value: masks and signs, whose derivative is 0.
     let constantOf (kernel: RawTensor -> RawTensor) (a: Tensor) : Tensor = TensorC(kernel a.Value)

@@ -43,6 +43,19 @@ module Indexing =
                 out.[d + j] <- out.[d + j] + src.[s + j]
         RawTensor.ofOwned (Array.append [| rows |] rowShape) out
 
+    /// Adds the rows of `values` into rows `indices` of `dst` (a row-major table of rows of `rowSize` values):
+    /// the in-place form of scatterAddRows for accumulating adjoints.
+    let addRowsInto (dst: float[]) (rowSize: int) (indices: int[]) (values: RawTensor) : unit =
+        if rowSize * indices.Length <> values.Numel then
+            Shape.fail "addRowsInto" (sprintf "%d indices of rows of %d do not match values of shape %s" indices.Length rowSize (Shape.format values.Shape))
+        checkIndices "addRowsInto" (if rowSize = 0 then 0 else dst.Length / rowSize) indices
+        let src = values.Data
+        for k in 0 .. indices.Length - 1 do
+            let d = indices.[k] * rowSize
+            let s = k * rowSize
+            for j in 0 .. rowSize - 1 do
+                dst.[d + j] <- dst.[d + j] + src.[s + j]
+
     /// For `a` of shape (..., C), the entries a[..., indices[p]] at every position p of the leading
     /// dimensions; the result has the leading shape. Picks each target class's logit.
     let gatherLast (indices: int[]) (a: RawTensor) : RawTensor =

@@ -92,6 +92,19 @@ module Layout =
                 Array.Copy(a.Data, o * length * inner, out, (o * size + start) * inner, length * inner)
             RawTensor.ofOwned (Array.updateAt dim size a.Shape) out
 
+    /// Adds `a` into the region starting at `start` along `dim` of `dst`, a buffer of shape `a.Shape` with
+    /// `size` entries along `dim`: the in-place form of unslice for accumulating adjoints.
+    let addSliceInto (dst: float[]) (dim: int) (start: int) (size: int) (a: RawTensor) : unit =
+        let struct (outer, length, inner) = Shape.around a.Shape dim
+        if start < 0 || start + length > size || dst.Length <> outer * size * inner then
+            Shape.fail "addSliceInto" (sprintf "entries [%d, %d) of %s do not fit a buffer of %d values with %d along dimension %d" start (start + length) (Shape.format a.Shape) dst.Length size dim)
+        let src = a.Data
+        for o in 0 .. outer - 1 do
+            let d = (o * size + start) * inner
+            let s = o * length * inner
+            for j in 0 .. length * inner - 1 do
+                dst.[d + j] <- dst.[d + j] + src.[s + j]
+
     /// Joins tensors along `dim`; all other dimensions must agree.
     let concat (dim: int) (parts: RawTensor[]) : RawTensor =
         if parts.Length = 0 then Shape.fail "concat" "needs at least one tensor"
