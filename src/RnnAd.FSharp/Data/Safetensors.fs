@@ -127,18 +127,17 @@ module Safetensors =
         if b > e then fail (sprintf "data_offsets [%d, %d) are reversed: expected begin <= end" b e)
         if e > dataLength then
             fail (sprintf "data_offsets [%d, %d) end past the data section, which has %d bytes (truncated file?)" b e dataLength)
-        // The required byte count is built up only while it stays within the data section, so a hostile
-        // shape can neither overflow int64 nor make anything large be allocated.
+        // The required byte count is only compared, never allocated; None when it would overflow int64.
         let required =
             if Array.contains 0 shape then Some 0L
             else
                 shape |> Array.fold (fun acc d ->
                     match acc with
-                    | Some a when a <= dataLength / int64 d -> Some(a * int64 d)
+                    | Some a when a <= Int64.MaxValue / int64 d -> Some(a * int64 d)
                     | _ -> None) (Some(int64 size))
         match required with
         | None ->
-            fail (sprintf "%s of shape %s needs more bytes than the whole data section (%d bytes)" dtype (Shape.format shape) dataLength)
+            fail (sprintf "data_offsets [%d, %d) hold %d bytes, but %s of shape %s needs more than 2^63" b e (e - b) dtype (Shape.format shape))
         | Some r when r <> e - b ->
             fail (sprintf "data_offsets [%d, %d) hold %d bytes, but %s of shape %s needs %d bytes" b e (e - b) dtype (Shape.format shape) r)
         | Some r when r / int64 size > int64 Array.MaxLength ->
