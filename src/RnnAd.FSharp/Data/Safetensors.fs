@@ -283,6 +283,10 @@ module Safetensors =
             if name = "__metadata__" then fail "tensors" (sprintf "tensor %d is named '__metadata__', a key the format reserves" i)
             if not (isWellFormed name) then fail "tensors" (sprintf "the name of tensor %d is not well-formed UTF-16 text (a lone surrogate)" i)
             if isNull (box raw) then fail "tensors" (sprintf "tensor '%s' has no values" name)
+            // Shape.numel multiplies in int32 and can wrap (65536 × 65536 gives 0): refuse to write a header
+            // that no reader would accept.
+            if raw.Shape |> Array.fold (fun n d -> n * bigint d) 1I <> bigint raw.Numel then
+                fail "tensors" (sprintf "tensor '%s' has shape %s but holds %d values" name (Shape.format raw.Shape) raw.Numel)
             if not (names.TryAdd(name, i)) then
                 fail "tensors" (sprintf "the name '%s' appears twice (tensors %d and %d)" name names.[name] i))
 
