@@ -1,0 +1,284 @@
+namespace RnnAd.FSharp
+
+open System
+open System.Buffers
+open System.Collections.Generic
+open System.IO
+open System.Text
+open System.Text.Encodings.Web
+open System.Text.Json
+open RnnAd.FSharp.Storage
+
+/// A model checkpoint as loaded: the model's description, its vocabulary and its parameters.
+type ModelCheckpoint =
+    { /// The model the parameters belong to.
+      Spec: ModelSpec
+      /// The vocabulary's tokens in id order, when the checkpoint holds one.
+      Vocabulary: string[] option
+      /// The parameters, in the order of `SequenceModel.expectedShapes`.
+      Parameters: NamedTensors
+      /// Every `__metadata__` entry of the file, RnnAd's own keys included.
+      Metadata: Map<string, string> }
+
+/// Named tensors stored with free-form metadata (optimizer state, training progress).
+type TensorCheckpoint =
+    { /// The `__metadata__` strings.
+      Metadata: Map<string, string>
+      /// The tensors, in the order they were saved.
+      Tensors: NamedTensors }
+
+/// Model checkpoints as safetensors files that PyTorch reads too: the parameters under their PyTorch names
+/// (F64), and in `__metadata__` the key "format" = "rnnad/1", "rnnad.model" = the `ModelSpec` as a JSON
+/// object and, optionally, "rnnad.vocabulary" = the tokens as a JSON array in id order.
+[<RequireQualifiedAccess>]
+module Checkpoint =
+
+    /// The value of the "format" metadata key that marks an RnnAd model checkpoint.
+    let formatVersion: string = "rnnad/1"
+
+    let private formatKey = "format"
+    let private modelKey = "rnnad.model"
+    let private vocabularyKey = "rnnad.vocabulary"
+
+    let private json (write: Utf8JsonWriter -> unit) : string =
+        let buffer = ArrayBufferWriter<byte>()
+        do
+            use w = new Utf8JsonWriter(buffer, JsonWriterOptions(Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping))
+            write w
+        Encoding.UTF8.GetString buffer.WrittenSpan
+
+    /// The model description: `{"cell", "input": {"encoding", sizes}, "hidden_size", "layers", "bidirectional",
+    /// "dropout", "head", "head_hidden", "outputs"}`, sizes as integers and dropout as a round-trip number.
+    let private modelJson (spec: ModelSpec) : string =
+        json (fun w ->
+            w.WriteStartObject()
+            w.WriteString("cell", spec.Cell.Name)
+            w.WriteStartObject "input"
+            match spec.Input with
+            | InputEncoding.OneHot v ->
+                w.WriteString("encoding", "one_hot")
+                w.WriteNumber("vocabulary", v)
+            | InputEncoding.Embedding (v, d) ->
+                w.WriteString("encoding", "embedding")
+                w.WriteNumber("vocabulary", v)
+                w.WriteNumber("dim", d)
+            | InputEncoding.Features f ->
+                w.WriteString("encoding", "features")
+                w.WriteNumber("size", f)
+            w.WriteEndObject()
+            w.WriteNumber("hidden_size", spec.HiddenSize)
+            w.WriteNumber("layers", spec.Layers)
+            w.WriteBoolean("bidirectional", spec.Bidirectional)
+            w.WriteNumber("dropout", spec.Dropout)
+            w.WriteString("head", (match spec.Head with HeadKind.PerStep -> "per_step" | HeadKind.LastStep -> "last_step"))
+            w.WriteStartArray "head_hidden"
+            for h in spec.HeadHidden do
+                w.WriteNumberValue h
+            w.WriteEndArray()
+            w.WriteNumber("outputs", spec.Outputs)
+            w.WriteEndObject())
+
+    /// What is wrong with a vocabulary for a model, if anything: the token ids index it, so its length must be
+    /// the model's input vocabulary size and its tokens distinct.
+    let private vocabularyProblem (spec: ModelSpec) (tokens: string[]) : string option =
+        let size =
+            match spec.Input with
+            | InputEncoding.OneHot v
+            | InputEncoding.Embedding (v, _) -> Some v
+            | InputEncoding.Features _ -> None
+        let firstId = Dictionary<string, int>(StringComparer.Ordinal)
+        match size with
+        | None -> Some "the model reads features, not token ids, so it has no vocabulary"
+        | Some v when tokens.Length <> v ->
+            Some(sprintf "the vocabulary has %d tokens, expected %d (the model's input vocabulary)" tokens.Length v)
+        | Some _ ->
+            tokens |> Array.indexed |> Array.tryPick (fun (i, t) ->
+                if isNull t then Some(sprintf "vocabulary token %d is null" i)
+                elif not (Safetensors.isWellFormed t) then Some(sprintf "vocabulary token %d is not well-formed UTF-16 text" i)
+                elif not (firstId.TryAdd(t, i)) then Some(sprintf "the token '%s' appears twice in the vocabulary (ids %d and %d)" t firstId.[t] i)
+                else None)
+
+    /// Saves a model's parameters with its description and optional vocabulary, atomically (see
+    /// `Safetensors.write`). `ps` must hold exactly the model's parameters with their shapes; they are stored
+    /// in the order of `SequenceModel.expectedShapes`.
+    let save (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors) : unit =
+        if isNull (box ps) then nullArg "ps"
+        let cannot (argument: string) (message: string) : 'a =
+            invalidArg argument (sprintf "cannot save checkpoint '%s': %s" path message)
+        let expected = try SequenceModel.expectedShapes spec with :? ArgumentException as e -> cannot "spec" e.Message
+        for name, shape in expected do
+            match ps.TryFind name with
+            | None -> cannot "ps" (sprintf "parameter '%s' (shape %s) is missing" name (Shape.format shape))
+            | Some t when not (Shape.equal t.Shape shape) ->
+                cannot "ps" (sprintf "parameter '%s' has shape %s, expected %s" name (Shape.format t.Shape) (Shape.format shape))
+            | Some _ -> ()
+        let expectedNames = HashSet<string>(Array.map fst expected, StringComparer.Ordinal)
+        match ps.Names |> Array.tryFind (expectedNames.Contains >> not) with
+        | Some extra -> cannot "ps" (sprintf "'%s' is not a parameter of this model (expected: %s)" extra (String.Join(", ", Array.map fst expected)))
+        | None -> ()
+        match vocabulary with
+        | Some tokens when isNull tokens -> cannot "vocabulary" "the vocabulary is Some null"
+        | Some tokens -> vocabularyProblem spec tokens |> Option.iter (cannot "vocabulary")
+        | None -> ()
+        let metadata =
+            [ formatKey, formatVersion
+              modelKey, modelJson spec
+              match vocabulary with
+              | Some tokens ->
+                  vocabularyKey, json (fun w ->
+                      w.WriteStartArray()
+                      for t in tokens do
+                          w.WriteStringValue t
+                      w.WriteEndArray())
+              | None -> () ]
+        Safetensors.write path metadata (expected |> Array.map (fun (name, _) -> name, ps.[name].Value))
+
+    /// Reads the "rnnad.model" description strictly: every field present with its type, no unknown field.
+    let private parseModel (error: string -> exn) (text: string) : ModelSpec =
+        let bad (message: string) : 'a = raise (error message)
+        use doc =
+            try JsonDocument.Parse text
+            with :? JsonException as e -> bad (sprintf "not well-formed JSON: %s" e.Message)
+        let fieldsOf (where: string) (o: JsonElement) (allowed: string list) : Map<string, JsonElement> =
+            if o.ValueKind <> JsonValueKind.Object then
+                let what = if where = "" then "the model description" else sprintf "field '%s'" (where.TrimEnd '.')
+                bad (sprintf "%s: expected a JSON object, found %s" what (o.GetRawText()))
+            o.EnumerateObject() |> Seq.fold (fun (m: Map<string, JsonElement>) p ->
+                if not (List.contains p.Name allowed) then
+                    bad (sprintf "field '%s%s' is not part of %s (expected: %s)" where p.Name formatVersion (String.Join(", ", allowed)))
+                if m.ContainsKey p.Name then bad (sprintf "field '%s%s' appears twice" where p.Name)
+                m.Add(p.Name, p.Value)) Map.empty
+        let get (where: string) (m: Map<string, JsonElement>) (key: string) =
+            match m.TryFind key with
+            | Some v -> v
+            | None -> bad (sprintf "field '%s%s' is missing" where key)
+        let positive (name: string) (e: JsonElement) : int =
+            match e.ValueKind with
+            | JsonValueKind.Number ->
+                match e.TryGetInt32() with
+                | true, v when v > 0 -> v
+                | _ -> bad (sprintf "field '%s': expected a positive integer, found %s" name (e.GetRawText()))
+            | _ -> bad (sprintf "field '%s': expected a positive integer, found %s" name (e.GetRawText()))
+        let str (name: string) (e: JsonElement) : string =
+            if e.ValueKind = JsonValueKind.String then e.GetString()
+            else bad (sprintf "field '%s': expected a string, found %s" name (e.GetRawText()))
+        let m =
+            fieldsOf "" doc.RootElement
+                [ "cell"; "input"; "hidden_size"; "layers"; "bidirectional"; "dropout"; "head"; "head_hidden"; "outputs" ]
+        let cell =
+            let name = str "cell" (get "" m "cell")
+            try CellKind.Parse name with :? ArgumentException -> bad (sprintf "field 'cell': unknown cell kind '%s'; expected one of RNN_TANH, RNN_RELU, LSTM, GRU" name)
+        let input =
+            let inputElement = get "" m "input"
+            let encoding =
+                if inputElement.ValueKind = JsonValueKind.Object then
+                    inputElement.EnumerateObject() |> Seq.tryFind (fun p -> p.NameEquals "encoding") |> Option.map (fun p -> str "input.encoding" p.Value)
+                else None
+            match encoding with
+            | Some "one_hot" ->
+                let f = fieldsOf "input." inputElement [ "encoding"; "vocabulary" ]
+                InputEncoding.OneHot(positive "input.vocabulary" (get "input." f "vocabulary"))
+            | Some "embedding" ->
+                let f = fieldsOf "input." inputElement [ "encoding"; "vocabulary"; "dim" ]
+                InputEncoding.Embedding(positive "input.vocabulary" (get "input." f "vocabulary"), positive "input.dim" (get "input." f "dim"))
+            | Some "features" ->
+                let f = fieldsOf "input." inputElement [ "encoding"; "size" ]
+                InputEncoding.Features(positive "input.size" (get "input." f "size"))
+            | Some other -> bad (sprintf "field 'input.encoding': expected one_hot, embedding or features, found '%s'" other)
+            | None -> bad (sprintf "field 'input': expected an object with an 'encoding', found %s" (inputElement.GetRawText()))
+        let bidirectional =
+            match (get "" m "bidirectional").ValueKind with
+            | JsonValueKind.True -> true
+            | JsonValueKind.False -> false
+            | _ -> bad (sprintf "field 'bidirectional': expected true or false, found %s" ((get "" m "bidirectional").GetRawText()))
+        let dropout =
+            let e = get "" m "dropout"
+            match e.ValueKind, (if e.ValueKind = JsonValueKind.Number then e.TryGetDouble() else (false, nan)) with
+            | JsonValueKind.Number, (true, p) when p >= 0.0 && p < 1.0 -> p
+            | _ -> bad (sprintf "field 'dropout': expected a number in [0, 1), found %s" (e.GetRawText()))
+        let head =
+            match str "head" (get "" m "head") with
+            | "per_step" -> HeadKind.PerStep
+            | "last_step" -> HeadKind.LastStep
+            | other -> bad (sprintf "field 'head': expected per_step or last_step, found '%s'" other)
+        let headHidden =
+            let e = get "" m "head_hidden"
+            if e.ValueKind <> JsonValueKind.Array then bad (sprintf "field 'head_hidden': expected an array of positive integers, found %s" (e.GetRawText()))
+            e.EnumerateArray() |> Seq.mapi (fun i h -> positive (sprintf "head_hidden[%d]" i) h) |> List.ofSeq
+        let spec =
+            { Cell = cell
+              Input = input
+              HiddenSize = positive "hidden_size" (get "" m "hidden_size")
+              Layers = positive "layers" (get "" m "layers")
+              Bidirectional = bidirectional
+              Dropout = dropout
+              Head = head
+              HeadHidden = headHidden
+              Outputs = positive "outputs" (get "" m "outputs") }
+        try SequenceModel.validate spec with :? ArgumentException as e -> bad (sprintf "describes an invalid model: %s" e.Message)
+        spec
+
+    /// Loads a model checkpoint written by `save` (or by any tool that writes the same names and metadata; F32
+    /// tensors are widened). Checks the metadata and that every parameter of the described model is present
+    /// with its shape and nothing else is; each failure raises an `InvalidDataException` naming the file, the
+    /// metadata key or tensor, and what was expected and found.
+    let load (path: string) : ModelCheckpoint =
+        let file = Safetensors.read path
+        let bad (message: string) : 'a = raise (InvalidDataException(sprintf "checkpoint '%s': %s" path message))
+        match file.Metadata.TryFind formatKey with
+        | None -> bad (sprintf "metadata key '%s' is missing; expected '%s' (is this an RnnAd model checkpoint?)" formatKey formatVersion)
+        | Some v when v <> formatVersion -> bad (sprintf "metadata key '%s' is '%s', expected '%s'" formatKey v formatVersion)
+        | Some _ -> ()
+        let spec =
+            match file.Metadata.TryFind modelKey with
+            | None -> bad (sprintf "metadata key '%s' is missing; expected the model description" modelKey)
+            | Some text ->
+                let error message = InvalidDataException(sprintf "checkpoint '%s': metadata key '%s': %s" path modelKey message) :> exn
+                parseModel error text
+        let vocabulary =
+            file.Metadata.TryFind vocabularyKey |> Option.map (fun text ->
+                let badVocabulary (message: string) : 'a = bad (sprintf "metadata key '%s': %s" vocabularyKey message)
+                use doc =
+                    try JsonDocument.Parse text
+                    with :? JsonException as e -> badVocabulary (sprintf "not well-formed JSON: %s" e.Message)
+                if doc.RootElement.ValueKind <> JsonValueKind.Array then
+                    badVocabulary (sprintf "expected a JSON array of strings, found a %A" doc.RootElement.ValueKind)
+                let tokens =
+                    doc.RootElement.EnumerateArray() |> Seq.mapi (fun i t ->
+                        if t.ValueKind <> JsonValueKind.String then badVocabulary (sprintf "token %d: expected a string, found %s" i (t.GetRawText()))
+                        t.GetString()) |> Array.ofSeq
+                vocabularyProblem spec tokens |> Option.iter badVocabulary
+                tokens)
+        let stored = Dictionary<string, RawTensor>(StringComparer.Ordinal)
+        for name, raw in file.Tensors do
+            stored.Add(name, raw)
+        let expected = SequenceModel.expectedShapes spec
+        for name, shape in expected do
+            match stored.TryGetValue name with
+            | false, _ -> bad (sprintf "tensor '%s' is missing; the model in '%s' expects it with shape %s" name modelKey (Shape.format shape))
+            | true, raw when not (Shape.equal raw.Shape shape) ->
+                bad (sprintf "tensor '%s' has shape %s, expected %s" name (Shape.format raw.Shape) (Shape.format shape))
+            | true, _ -> ()
+        let expectedNames = HashSet<string>(Array.map fst expected, StringComparer.Ordinal)
+        match file.Tensors |> Array.tryFind (fst >> expectedNames.Contains >> not) with
+        | Some (extra, _) -> bad (sprintf "tensor '%s' is not a parameter of the model in '%s'" extra modelKey)
+        | None -> ()
+        { Spec = spec
+          Vocabulary = vocabulary
+          Parameters = NamedTensors(expected |> Array.map (fun (name, _) -> name, Tensor.Constant stored.[name]))
+          Metadata = file.Metadata }
+
+    /// Saves named tensors with free-form metadata, atomically (a thin layer over `Safetensors.write`).
+    let saveTensors (path: string) (metadata: (string * string) list) (tensors: NamedTensors) : unit =
+        if isNull (box tensors) then nullArg "tensors"
+        Safetensors.write path metadata (tensors.Entries |> Array.map (fun (name, t) -> name, t.Value))
+
+    /// Loads named tensors and metadata saved by `saveTensors` (or any safetensors file of F64/F32 tensors),
+    /// in the order of their data in the file.
+    let loadTensors (path: string) : TensorCheckpoint =
+        let file = Safetensors.read path
+        match file.Tensors |> Array.tryFind (fun (name, _) -> name = "") with
+        | Some _ -> raise (InvalidDataException(sprintf "safetensors file '%s': a tensor has an empty name, which named tensors cannot hold" path))
+        | None -> ()
+        { Metadata = file.Metadata
+          Tensors = NamedTensors(file.Tensors |> Array.map (fun (name, raw) -> name, Tensor.Constant raw)) }
