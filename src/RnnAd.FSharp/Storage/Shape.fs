@@ -7,12 +7,15 @@ open System
 [<RequireQualifiedAccess>]
 module Shape =
 
-    /// Number of elements of a tensor of this shape (1 for a scalar, whose shape is empty).
+    /// Number of elements of a tensor of this shape (1 for a scalar, whose shape is empty). A shape whose
+    /// product does not fit an int (arrays cannot hold it) is an error rather than a silent wrap-around.
     let numel (shape: int[]) : int =
-        let mutable n = 1
+        let mutable n = 1L
         for d in shape do
-            n <- n * d
-        n
+            n <- n * int64 d
+            if n > int64 Int32.MaxValue then
+                raise (ArgumentException(sprintf "shape (%s) has more than %d elements" (String.Join(", ", shape)) Int32.MaxValue))
+        int n
 
     /// PyTorch-style rendering: `()`, `(3,)`, `(2, 3)`.
     let format (shape: int[]) : string =

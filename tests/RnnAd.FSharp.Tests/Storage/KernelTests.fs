@@ -31,6 +31,8 @@ let creation =
             Check.throwsWith [ "row 1"; "2 values"; "row 0 has 3" ] (fun () -> Tensor.OfArray [| [| 1.; 2.; 3. |]; [| 4.; 5. |] |])
             Check.throwsWith [ "5 values"; "(2, 3)" ] (fun () -> Tensor.OfArray([| 2; 3 |], Array.zeroCreate 5))
             Check.throwsWith [ "negative" ] (fun () -> Tensor.Zeros [| 2; -1 |])
+            // 65536² = 2³² wraps to 0 in 32-bit arithmetic; it must be refused, not become an empty tensor.
+            Check.throwsWith [ "(65536, 65536)"; "more than" ] (fun () -> Tensor.Zeros [| 65536; 65536 |])
         }
         test "random tensors: same seed same bits, other seed other bits, right moments" {
             let a = Tensor.RandomNormal(7, [| 1000 |])
