@@ -40,6 +40,12 @@ module Checkpoint =
     let private modelKey = "rnnad.model"
     let private vocabularyKey = "rnnad.vocabulary"
 
+    /// The metadata key of a training checkpoint's progress (see `TrainingCheckpoint`).
+    let internal trainingKey = "rnnad.training"
+
+    /// The name prefix of a training checkpoint's optimizer buffers.
+    let internal optimizerPrefix = "optimizer."
+
     let private json (write: Utf8JsonWriter -> unit) : string =
         let buffer = ArrayBufferWriter<byte>()
         do
@@ -101,7 +107,15 @@ module Checkpoint =
     /// Saves a model's parameters with its description and optional vocabulary, atomically (see
     /// `Safetensors.write`). `ps` must hold exactly the model's parameters with their shapes; they are stored
     /// in the order of `SequenceModel.expectedShapes`.
-    let save (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors) : unit =
+    let rec save (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors) : unit =
+        saveWith path spec vocabulary ps [] [||]
+
+    /// `save` with extra metadata entries and extra tensors stored after the parameters (a training
+    /// checkpoint's optimizer state).
+    and internal saveWith
+        (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors)
+        (extraMetadata: (string * string) list) (extraTensors: (string * RawTensor)[])
+        : unit =
         if isNull (box ps) then nullArg "ps"
         let cannot (argument: string) (message: string) : 'a =
             invalidArg argument (sprintf "cannot save checkpoint '%s': %s" path message)
@@ -130,8 +144,9 @@ module Checkpoint =
                       for t in tokens do
                           w.WriteStringValue t
                       w.WriteEndArray())
-              | None -> () ]
-        Safetensors.write path metadata (expected |> Array.map (fun (name, _) -> name, ps.[name].Value))
+              | None -> ()
+              yield! extraMetadata ]
+        Safetensors.write path metadata (Array.append (expected |> Array.map (fun (name, _) -> name, ps.[name].Value)) extraTensors)
 
     /// Reads the "rnnad.model" description strictly: every field present with its type, no unknown field.
     let private parseModel (error: string -> exn) (text: string) : ModelSpec =
@@ -222,8 +237,18 @@ module Checkpoint =
     /// tensors are widened). Checks the metadata and that every parameter of the described model is present
     /// with its shape and nothing else is; each failure raises an `InvalidDataException` naming the file, the
     /// metadata key or tensor, and what was expected and found.
-    let load (path: string) : ModelCheckpoint =
+    /// A training checkpoint (see `TrainingCheckpoint`) loads as a model too: its `optimizer.*` tensors are
+    /// set aside.
+    let rec load (path: string) : ModelCheckpoint = fst (loadWith path)
+
+    /// `load`, returning apart (prefix removed) the `optimizer.*` tensors of a training checkpoint, which is
+    /// marked by the metadata key "rnnad.training".
+    and internal loadWith (path: string) : ModelCheckpoint * (string * RawTensor)[] =
         let file = Safetensors.read path
+        let training = file.Metadata.ContainsKey trainingKey
+        let isExtra (name: string) = training && name.StartsWith(optimizerPrefix, StringComparison.Ordinal)
+        let extras = file.Tensors |> Array.filter (fst >> isExtra) |> Array.map (fun (n, t) -> n.Substring optimizerPrefix.Length, t)
+        let file = { file with Tensors = file.Tensors |> Array.filter (fst >> isExtra >> not) }
         let bad (message: string) : 'a = raise (InvalidDataException(sprintf "checkpoint '%s': %s" path message))
         match file.Metadata.TryFind formatKey with
         | None -> bad (sprintf "metadata key '%s' is missing; expected '%s' (is this an RnnAd model checkpoint?)" formatKey formatVersion)
@@ -266,7 +291,8 @@ module Checkpoint =
         { Spec = spec
           Vocabulary = vocabulary
           Parameters = NamedTensors(expected |> Array.map (fun (name, _) -> name, Tensor.Constant stored.[name]))
-          Metadata = file.Metadata }
+          Metadata = file.Metadata },
+        extras
 
     /// Saves named tensors with free-form metadata, atomically (a thin layer over `Safetensors.write`).
     let saveTensors (path: string) (metadata: (string * string) list) (tensors: NamedTensors) : unit =

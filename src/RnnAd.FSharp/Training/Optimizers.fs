@@ -56,6 +56,14 @@ type OptimizerState = { Step: int64; Buffers: NamedTensors }
 [<RequireQualifiedAccess>]
 module Optimizers =
 
+    /// The optimizer's usual name: SGD, Adam, AdamW, RMSprop.
+    let name (optimizer: Optimizer) : string =
+        match optimizer with
+        | Optimizer.Sgd _ -> "SGD"
+        | Optimizer.Adam _ -> "Adam"
+        | Optimizer.AdamW _ -> "AdamW"
+        | Optimizer.RmsProp _ -> "RMSprop"
+
     /// The buffer names an optimizer keeps per parameter.
     let bufferNames (optimizer: Optimizer) : string list =
         match optimizer with

@@ -131,6 +131,11 @@ module Trainer =
         validate options
         SequenceModel.validate spec
         SequenceModel.check spec state.Parameters
+        let expectedBuffers = (Optimizers.init options.Optimizer state.Parameters).Buffers
+        if state.Optimizer.Buffers.Names <> expectedBuffers.Names then
+            invalidArg "state" (sprintf "the optimizer state holds [%s], but %s keeps [%s]: resume with the optimizer the state was saved with"
+                                    (String.Join(", ", state.Optimizer.Buffers.Names)) (Optimizers.name options.Optimizer) (String.Join(", ", expectedBuffers.Names)))
+        NamedTensors.checkCompatible "optimizer state" state.Optimizer.Buffers expectedBuffers
         let mutable state = state
         let history = ResizeArray<EpochReport>()
         let clock = Stopwatch.StartNew()
