@@ -17,10 +17,21 @@ type GradientTolerance =
     /// entry, purely relative.
     static member AdVsBptt: GradientTolerance = { Relative = 1e-10; Floor = 1e-300 }
 
+    /// AD vs BPTT with a rounding-noise floor of 1e-5 (entries below it may differ by 1e-15 absolute). Some
+    /// entries are tiny only because large terms cancel (softmax − one-hot at a saturated prediction, sums of
+    /// mixed signs); there both sides carry a few ε of the terms' scale as noise and no relative bound holds.
+    /// Measured over 2000 random models (hidden ≤ 16, time ≤ 40): 14 entries in 10 models exceeded 1e-10
+    /// purely relative, all with |a − b| ≤ 2.7e-17 (≤ 2.6e-16 of their tensor's largest entry); every entry
+    /// below 1e-5 agreed to 5.9e-17. This floor accepts them all with a 17× margin, while checking everything
+    /// above 1e-5 purely relatively; it cannot see errors in entries below 1e-5 (deeply vanished gradients).
+    static member AdVsBpttFloored: GradientTolerance = { Relative = 1e-10; Floor = 1e-5 }
+
     /// Either exact gradient vs centred finite differences (DESIGN.md §5): 1e-6 relative. The finite
-    /// differences' own error is about ε·|L|/h ≈ 1e-10 absolute (rounding) plus h²·|f'''| (truncation), so an
-    /// entry smaller than about 1e-4 cannot be checked to 1e-6 relative; the floor 1e-2 lets such entries
-    /// pass with an absolute error up to 1e-8, the bound the cell tests use too.
+    /// differences' own error is about ε·|L|/h ≈ 1e-10·|L| absolute (rounding) plus h²·|f'''| (truncation),
+    /// so an entry smaller than about 1e-4 cannot be checked to 1e-6 relative; the floor 1e-2 lets such
+    /// entries pass with an absolute error up to 1e-8, the bound the cell tests use too. Measured over 300
+    /// small random models: largest |exact − FD| 3.1e-9, at a loss of 12; raise the floor in proportion for
+    /// losses much above 10.
     static member FiniteDifferences: GradientTolerance = { Relative = 1e-6; Floor = 1e-2 }
 
 /// The comparison of one named tensor between two gradients. Indices are multi-indices into `Shape`.
