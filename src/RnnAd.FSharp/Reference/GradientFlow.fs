@@ -10,6 +10,7 @@ open RnnAd.FSharp
 type GradientFlow =
     { /// `h_l0`, `h_l0_reverse`, …
       Name: string
+      /// The layer, 0 at the bottom.
       Layer: int
       /// 0 forward, 1 backward (reads the sequence reversed).
       Direction: int

@@ -10,7 +10,9 @@ open RnnAd.FSharp.Storage
 /// `Floor` is the smallest denominator: DESIGN.md §5's 1e-300 makes the test purely relative; a larger floor
 /// judges entries smaller than it by the absolute error Relative·Floor instead.
 type GradientTolerance =
-    { Relative: float
+    { /// The largest relative error allowed per entry.
+      Relative: float
+      /// The smallest denominator of the relative error.
       Floor: float }
 
     /// AD vs hand-derived BPTT (DESIGN.md §5): the same algebra in a different order, so 1e-10 relative per
@@ -36,7 +38,9 @@ type GradientTolerance =
 
 /// The comparison of one named tensor between two gradients. Indices are multi-indices into `Shape`.
 type GradientRow =
-    { Name: string
+    { /// The tensor's name.
+      Name: string
+      /// The tensor's shape.
       Shape: int[]
       /// Largest |a − b| over the entries.
       MaxAbsoluteError: float
@@ -59,7 +63,9 @@ type GradientReport =
       LeftLabel: string
       /// Name of the second gradient's source.
       RightLabel: string
+      /// The tolerance every row was judged by.
       Tolerance: GradientTolerance
+      /// One row per named tensor, in the left gradient's order.
       Rows: GradientRow[]
       /// Whether every row passed.
       Passed: bool }
