@@ -1,0 +1,94 @@
+namespace RnnAd.FSharp.Reference
+
+open System.Text
+open RnnAd.FSharp
+
+/// What a gradient check runs and how strictly it judges.
+type GradientCheckOptions =
+    { /// Truncated BPTT window k (the AD side's `RunOptions.DetachEvery`); None for full BPTT.
+      DetachEvery: int option
+      /// Also compare both exact gradients with finite differences (two loss evaluations per parameter entry).
+      FiniteDifferences: bool
+      /// AD vs BPTT, for the loss, the parameter gradients and ∂L/∂h_t.
+      Tolerance: GradientTolerance
+      /// AD vs finite differences and BPTT vs finite differences.
+      FiniteDifferenceTolerance: GradientTolerance }
+
+    /// Full BPTT, no finite differences, DESIGN.md §5's tolerances.
+    static member Default: GradientCheckOptions =
+        { DetachEvery = None
+          FiniteDifferences = false
+          Tolerance = GradientTolerance.AdVsBptt
+          FiniteDifferenceTolerance = GradientTolerance.FiniteDifferences }
+
+/// Everything one gradient check found.
+type GradientCheckResult =
+    { /// Loss, gradients and ∂L/∂h_t by reverse-mode AD.
+      Ad: SequenceGradients
+      /// Loss, gradients and ∂L/∂h_t by the hand-derived BPTT.
+      Bptt: SequenceGradients
+      /// |L_AD − L_BPTT| / max(|L_AD|, |L_BPTT|, Tolerance.Floor).
+      LossRelativeError: float
+      /// AD vs BPTT over the parameters.
+      Parameters: GradientReport
+      /// AD vs BPTT over ∂L/∂h_t of every layer and direction.
+      Hidden: GradientReport
+      /// AD vs finite differences, then BPTT vs finite differences; empty unless asked for.
+      FiniteDifferences: GradientReport[]
+      /// ‖∂L/∂h_t‖ from AD.
+      AdFlow: GradientFlow[]
+      /// ‖∂L/∂h_t‖ from BPTT.
+      BpttFlow: GradientFlow[]
+      /// Whether the losses agree and every report passed.
+      Passed: bool }
+
+    /// Every report and the gradient flow as text.
+    member r.ToText() : string =
+        let text = StringBuilder()
+        text.AppendLine(sprintf "loss: AD %s, BPTT %s (relative difference %s)" (r.Ad.Loss.ToString "R") (r.Bptt.Loss.ToString "R") (r.LossRelativeError.ToString "0.000e+00")) |> ignore
+        text.AppendLine(r.Parameters.ToTable()) |> ignore
+        text.AppendLine("dL/dh_t:") |> ignore
+        text.AppendLine(r.Hidden.ToTable()) |> ignore
+        for report in r.FiniteDifferences do
+            text.AppendLine(report.ToTable()) |> ignore
+        text.AppendLine("gradient flow ||dL/dh_t|| (BPTT):") |> ignore
+        text.Append(GradientFlow.format r.BpttFlow) |> ignore
+        text.AppendLine(if r.Passed then "gradient check PASSED" else "gradient check FAILED") |> ignore
+        text.ToString()
+
+/// One call that runs AD, the hand-derived BPTT and optionally finite differences on a model, parameters and
+/// batch, and compares them.
+[<RequireQualifiedAccess>]
+module GradientCheck =
+
+    /// Runs the check (dropout off). Finite differences differentiate the untruncated loss, so they are
+    /// refused together with a truncation window shorter than the batch's sequences.
+    let run (spec: ModelSpec) (ps: NamedTensors) (options: GradientCheckOptions) (batch: SequenceBatch) : GradientCheckResult =
+        if isNull (box ps) then nullArg "ps"
+        if isNull (box batch) then nullArg "batch"
+        match options.DetachEvery with
+        | Some k when options.FiniteDifferences && k < batch.Time ->
+            invalidArg "options"
+                (sprintf "finite differences see the full gradient and cannot check truncated BPTT (DetachEvery %d < time %d); turn FiniteDifferences off or truncate at k >= %d" k batch.Time batch.Time)
+        | _ -> ()
+        let run = { RunOptions.Default with DetachEvery = options.DetachEvery }
+        let bptt = Bptt.run spec ps run batch
+        let ad = AdGradients.run spec ps run batch
+        let lossError = abs (ad.Loss - bptt.Loss) / max (max (abs ad.Loss) (abs bptt.Loss)) options.Tolerance.Floor
+        let parameters = GradientReport.compare "AD" "BPTT" options.Tolerance ad.Parameters bptt.Parameters
+        let hidden = GradientReport.compare "AD" "BPTT" options.Tolerance ad.Hidden bptt.Hidden
+        let fd =
+            if options.FiniteDifferences then
+                let g = FiniteDifferences.ofModel spec ps RunOptions.Default batch
+                [| GradientReport.compare "AD" "FD" options.FiniteDifferenceTolerance ad.Parameters g
+                   GradientReport.compare "BPTT" "FD" options.FiniteDifferenceTolerance bptt.Parameters g |]
+            else [||]
+        { Ad = ad
+          Bptt = bptt
+          LossRelativeError = lossError
+          Parameters = parameters
+          Hidden = hidden
+          FiniteDifferences = fd
+          AdFlow = GradientFlow.ofHidden ad.Hidden
+          BpttFlow = GradientFlow.ofHidden bptt.Hidden
+          Passed = lossError <= options.Tolerance.Relative && parameters.Passed && hidden.Passed && fd |> Array.forall (fun r -> r.Passed) }
