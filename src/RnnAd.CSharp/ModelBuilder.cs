@@ -52,7 +52,7 @@ public sealed class ModelBuilder
     public ModelDescription Description => _description;
 
     /// <summary>A new model with fresh parameters drawn from <paramref name="seed"/> (PyTorch's default initialisation).</summary>
-    public RecurrentModel Build(int seed) => RecurrentModel.Create(_description, seed);
+    public RecurrentModel Build(int seed, Vocabulary? vocabulary = null) => RecurrentModel.Create(_description, seed, vocabulary);
 
     private ModelBuilder With(Func<ModelDescription, ModelDescription> change)
     {

@@ -10,12 +10,20 @@ namespace RnnAd;
 /// </summary>
 public sealed class RecurrentModel
 {
-    internal RecurrentModel(ModelSpec spec, NamedTensors parameters)
+    internal RecurrentModel(ModelSpec spec, NamedTensors parameters, Vocabulary? vocabulary = null)
     {
         SequenceModel.check(spec, parameters);
         Spec = spec;
         Parameters = parameters;
         Description = ModelDescription.FromSpec(spec);
+        if (vocabulary is not null)
+        {
+            if (Description.Input == InputType.Features)
+                throw new ArgumentException("A model that reads features has no vocabulary.", nameof(vocabulary));
+            if (vocabulary.Count != Description.InputSize)
+                throw new ArgumentException($"The vocabulary has {vocabulary.Count} tokens but the model reads {Description.InputSize}.", nameof(vocabulary));
+        }
+        Vocabulary = vocabulary;
     }
 
     internal ModelSpec Spec { get; }
@@ -25,6 +33,12 @@ public sealed class RecurrentModel
     /// <summary>What the model is.</summary>
     public ModelDescription Description { get; }
 
+    /// <summary>The vocabulary of a model that reads tokens, if it was given one (needed to sample text).</summary>
+    public Vocabulary? Vocabulary { get; }
+
+    internal Microsoft.FSharp.Core.FSharpOption<string[]>? VocabularyTokens =>
+        Vocabulary is null ? null : Microsoft.FSharp.Core.FSharpOption<string[]>.Some(Vocabulary.Tokens.ToArray());
+
     /// <summary>Parameter names in PyTorch's order.</summary>
     public IReadOnlyList<string> ParameterNames => Parameters.Names;
 
@@ -32,11 +46,51 @@ public sealed class RecurrentModel
     public int ParameterCount => Parameters.NumelTotal;
 
     /// <summary>A new model with parameters drawn from <paramref name="seed"/> (PyTorch's default initialisation).</summary>
-    public static RecurrentModel Create(ModelDescription description, int seed)
+    public static RecurrentModel Create(ModelDescription description, int seed, Vocabulary? vocabulary = null)
     {
         ArgumentNullException.ThrowIfNull(description);
         var spec = description.ToSpec();
-        return new RecurrentModel(spec, SequenceModel.init(spec, seed));
+        return new RecurrentModel(spec, SequenceModel.init(spec, seed), vocabulary);
+    }
+
+    /// <summary>
+    /// Saves the model (description, vocabulary, parameters) as a safetensors file that PyTorch's
+    /// <c>safetensors.torch.load_file</c> reads too. Atomic: a failure leaves any existing file intact.
+    /// </summary>
+    public void Save(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        Checkpoint.save(path, Spec, VocabularyTokens, Parameters);
+    }
+
+    /// <summary>Loads a model saved by <see cref="Save"/> or a training checkpoint; every tensor's name and shape is checked.</summary>
+    /// <exception cref="System.IO.InvalidDataException">The file is not a valid checkpoint; the message says what is wrong where.</exception>
+    public static RecurrentModel Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var checkpoint = Checkpoint.load(path);
+        return new RecurrentModel(checkpoint.Spec, checkpoint.Parameters,
+            checkpoint.Vocabulary is { } tokens ? Vocabulary.FromCore(tokens.Value) : null);
+    }
+
+    /// <summary>
+    /// Continues <paramref name="prompt"/> by <paramref name="length"/> tokens of a language model with a
+    /// vocabulary: greedy when <paramref name="temperature"/> is 0, else drawn from softmax(scores / temperature),
+    /// among the <paramref name="topK"/> most likely when given. The same seed gives the same text.
+    /// </summary>
+    public string Sample(string prompt, int length, double temperature = 1.0, int seed = 0, int? topK = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (Vocabulary is null) throw new InvalidOperationException("Sampling text needs a model with a vocabulary; use SampleTokens for ids.");
+        return Vocabulary.Decode(SampleTokens(Vocabulary.Encode(prompt), length, temperature, seed, topK));
+    }
+
+    /// <summary>The token-id form of <see cref="Sample"/>.</summary>
+    public int[] SampleTokens(IReadOnlyList<int> prompt, int length, double temperature = 1.0, int seed = 0, int? topK = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var options = new SamplingOptions(temperature, topK is { } k ? Microsoft.FSharp.Core.FSharpOption<int>.Some(k) : null, seed);
+        return Generation.sample(Spec, Parameters, prompt.ToArray(), length, options);
     }
 
     /// <summary>The shape of a parameter.</summary>
@@ -53,7 +107,7 @@ public sealed class RecurrentModel
         if (values.Count != Shape.numel(shape))
             throw new ArgumentException($"Parameter '{name}' has shape {Shape.format(shape)} ({Shape.numel(shape)} values), {values.Count} were given.", nameof(values));
         var replaced = Tensor.Constant(RawTensorModule.ofArray(shape, values.ToArray()));
-        return new RecurrentModel(Spec, NamedTensorsModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, Tensor, Tensor>((n, t) => n == name ? replaced : t), Parameters));
+        return new RecurrentModel(Spec, NamedTensorsModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, Tensor, Tensor>((n, t) => n == name ? replaced : t), Parameters), Vocabulary);
     }
 
     /// <summary>
@@ -80,7 +134,7 @@ public sealed class RecurrentModel
         return new EvaluationResult(m.Loss, m.Accuracy, m.Perplexity, m.Count);
     }
 
-    internal RecurrentModel With(NamedTensors parameters) => new(Spec, parameters);
+    internal RecurrentModel With(NamedTensors parameters) => new(Spec, parameters, Vocabulary);
 
     private Tensor Find(string name)
     {
