@@ -242,6 +242,38 @@ module internal Op =
                 let which = [| for i in 0 .. xs.Length - 1 do if xs.[i].DiffTag = top then i |]
                 TensorR(fp, ReverseNode(atTop, fun g -> which |> Array.map (fun i -> Dense(reverse primals fp g i))), top)
 
+    /// Whether a fused op can take these inputs: each is a constant, or traced in reverse mode over a constant
+    /// primal, all at one tag. That is every single-level training step; nested or forward-mode
+    /// differentiation takes the unfused ops instead.
+    let fusable (inputs: Tensor[]) : bool =
+        let mutable tag = 0L
+        let mutable ok = true
+        for t in inputs do
+            match t with
+            | TensorC _ -> ()
+            | TensorR (TensorC _, _, g) when tag = 0L || tag = g -> tag <- g
+            | _ -> ok <- false
+        ok
+
+    /// Applies a fused op (a whole cell step) to `fusable` inputs. `value` computes the output from the raw
+    /// inputs; `backward inputs output adjoint needed` returns one contribution per input (only those marked
+    /// needed are used). Both are raw kernels: the adjoint of such a node is always a constant.
+    let fused (inputs: Tensor[]) (value: RawTensor[] -> RawTensor) (backward: RawTensor[] -> RawTensor -> RawTensor -> bool[] -> Contribution[]) : Tensor =
+        if not (fusable inputs) then invalidOp "fused op on inputs that are not constants or single-level traced values"
+        let raws = inputs |> Array.map (fun t -> t.Value)
+        let f = value raws
+        let traced = [| for i in 0 .. inputs.Length - 1 do if inputs.[i].DiffTag > 0L then i |]
+        if traced.Length = 0 then TensorC f
+        else
+            let needed = Array.init inputs.Length (fun i -> Array.contains i traced)
+            let back (g: Tensor) =
+                match g with
+                | TensorC gr ->
+                    let all = backward raws f gr needed
+                    traced |> Array.map (fun i -> all.[i])
+                | _ -> invalidOp "a fused op received a traced adjoint; it only runs under single-level differentiation"
+            TensorR(TensorC f, ReverseNode(traced |> Array.map (fun i -> inputs.[i]), back), inputs.[traced.[0]].DiffTag)
+
     /// The raw value of a tensor that is a constant at every level, if it is one.
     let (|Raw|_|) (t: Tensor) = match t with TensorC r -> Some r | _ -> None
 

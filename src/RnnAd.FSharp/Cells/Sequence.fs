@@ -40,6 +40,17 @@ module Sequence =
         if xs.Rank <> 3 then Shape.fail "sequence" (sprintf "inputs must be (batch, time, features), got %s" (Shape.format xs.Shape))
         Array.init xs.Shape.[1] (fun t -> xs.Select(1, t)) |> Array.scan step init |> Array.tail
 
+    /// One fused step from the step's slice xp of the input projection x·W_ihᵀ + b_ih (see `FusedSteps`).
+    let private fusedStep (kind: CellKind) (p: CellParams) (s: CellState) (xp: Tensor) : CellState =
+        match kind with
+        | CellKind.RnnTanh -> { H = FusedSteps.rnn false xp s.H p.WeightHh p.BiasHh; C = None }
+        | CellKind.RnnRelu -> { H = FusedSteps.rnn true xp s.H p.WeightHh p.BiasHh; C = None }
+        | CellKind.Gru -> { H = FusedSteps.gru xp s.H p.WeightHh p.BiasHh; C = None }
+        | CellKind.Lstm ->
+            let hidden = s.H.Shape.[1]
+            let hc = FusedSteps.lstm xp s.H (Option.get s.C) p.WeightHh p.BiasHh
+            { H = hc.Slice(1, 0, hidden); C = Some(hc.Slice(1, hidden, hidden)) }
+
     /// The state with its derivatives removed: gradients stop flowing back through it (truncated BPTT).
     let detach (s: CellState) : CellState = { H = Ad.stopGradient s.H; C = Option.map Ad.stopGradient s.C }
 
@@ -68,10 +79,17 @@ module Sequence =
         match probes with
         | Some ps when ps.Length <> time -> Shape.fail "sequence" (sprintf "%d probes for %d time steps" ps.Length time)
         | _ -> ()
+        // Single-level training takes the fused path: the input projection of every step in one GEMM, then
+        // one fused op per step. Anything else (nested or forward-mode derivatives) folds the readable step.
+        let fused =
+            Op.fusable [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |]
+        let inputs, cellStep =
+            if fused then Nn.linear p.WeightIh p.BiasIh xs, fusedStep kind p
+            else xs, Cell.step kind p
         let step (t, s) x =
             let s = if truncatedAt t then detach s else s
-            let next = Cell.step kind p s x
+            let next = cellStep s x
             let next = match keepAt t with Some keep -> Cell.carry keep next s | None -> next
             t + 1, (match probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next)
-        let states = scan step (0, init) xs |> Array.map snd
+        let states = scan step (0, init) inputs |> Array.map snd
         Tensor.Stack(states |> Array.map (fun s -> s.H), 1), Array.last states
