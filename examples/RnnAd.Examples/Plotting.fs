@@ -20,6 +20,8 @@ type LinePanel =
       XTickLabels: string[]
       /// Draw y on a log₁₀ scale (every value must be positive), as for loss curves.
       LogY: bool
+      /// Fixed y limits (low, high), e.g. (0, 1) for probabilities so that panels compare; None fits the data.
+      YRange: (float * float) option
       Series: Series list }
 
 /// A heat map of a table of numbers, rows top to bottom, with a diverging colour scale centred on 0.
@@ -60,7 +62,7 @@ module Plotting =
 
     /// A panel with x labelled "step", plain ticks and a linear y axis.
     let panel (title: string) (yLabel: string) (series: Series list) : LinePanel =
-        { Title = title; XLabel = "step t"; YLabel = yLabel; XTickLabels = [||]; LogY = false; Series = series }
+        { Title = title; XLabel = "step t"; YLabel = yLabel; XTickLabels = [||]; LogY = false; YRange = None; Series = series }
 
     /// The columns of a table [row, column] from named columns of equal length: (labels, values).
     let columns (named: (string * float[]) list) : string[] * float[,] =
@@ -120,6 +122,11 @@ module Plotting =
             ticks.IntegerTicksOnly <- true
             ticks.LabelFormatter <- Func<float, string>(fun y -> (10.0 ** y).ToString("G3", Globalization.CultureInfo.InvariantCulture))
             plot.Axes.Left.TickGenerator <- ticks
+        match p.YRange with
+        | Some (low, high) when low < high && (not p.LogY || low > 0.0) ->
+            if p.LogY then plot.Axes.SetLimitsY(Math.Log10 low, Math.Log10 high) else plot.Axes.SetLimitsY(low, high)
+        | Some (low, high) -> invalidArg "panel" (sprintf "panel '%s': the y range must have low < high (and low > 0 on a log axis), got (%g, %g)" p.Title low high)
+        | None -> ()
         // Below the axes rather than inside them, where it would hide points.
         if p.Series |> List.exists (fun s -> s.Label <> "") then
             plot.ShowLegend(Edge.Bottom) |> ignore
@@ -175,7 +182,7 @@ module Plotting =
     /// Training loss per epoch of one or more runs, on a log scale; returns the full path written.
     let lossCurve (title: string) (runs: (string * float[]) list) (path: string) : string =
         lines
-            { Title = title; XLabel = "epoch"; YLabel = "loss (log scale)"; XTickLabels = [||]; LogY = true
+            { Title = title; XLabel = "epoch"; YLabel = "loss (log scale)"; XTickLabels = [||]; LogY = true; YRange = None
               Series = runs |> List.map (fun (label, losses) -> perEpoch label losses) }
             path
 

@@ -123,15 +123,17 @@ module Seed000 =
         let hLabels = Array.init hidden (fun j -> sprintf "h%d" (j + 1))
         let column (values: float[][]) j count = Array.init count (fun i -> values.[i].[j])
         let first9 =
-            let panel title yLabel labels (values: float[][]) =
+            let panel title yLabel yRange labels (values: float[][]) =
                 { Plotting.panel title yLabel (labels |> Array.mapi (fun j l -> Plotting.series l (column values j 9)) |> List.ofArray) with
                     XLabel = "input character at step t = 0 … 8"
-                    XTickLabels = Array.init 9 (fun i -> letters.[t.Inputs.[i]]) }
+                    XTickLabels = Array.init 9 (fun i -> letters.[t.Inputs.[i]])
+                    YRange = yRange }
             Plotting.linePanels
                 (sprintf "%s: h, logits and softmax over the first 9 steps" caption)
-                [ panel "hidden state h" "h" hLabels fit.Hidden
-                  panel "logits (net output)" "logit" (letters |> Array.map (sprintf "y=%s?")) fit.Logits
-                  panel "softmax ŷ" "probability" (letters |> Array.map (sprintf "P(y=%s)")) fit.Probabilities ]
+                // h = tanh(…) and probabilities have fixed ranges: fixed axes make the cases comparable.
+                [ panel "hidden state h" "h" (Some(-1.1, 1.1)) hLabels fit.Hidden
+                  panel "logits (net output)" "logit" None (letters |> Array.map (sprintf "y=%s?")) fit.Logits
+                  panel "softmax ŷ" "probability" (Some(-0.05, 1.05)) (letters |> Array.map (sprintf "P(y=%s)")) fit.Probabilities ]
                 (Path.Combine(directory, sprintf "seed000-%s-lines.png" name))
         let table =
             let labels, values =
