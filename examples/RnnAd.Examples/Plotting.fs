@@ -60,7 +60,7 @@ module Plotting =
     let perEpoch (label: string) (values: float[]) : Series =
         { Label = label; X = Array.init values.Length (fun i -> float (i + 1)); Y = Array.copy values }
 
-    /// A panel with x labelled "step", plain ticks and a linear y axis.
+    /// A panel with x labelled "step t", plain ticks, a linear y axis fitted to the data.
     let panel (title: string) (yLabel: string) (series: Series list) : LinePanel =
         { Title = title; XLabel = "step t"; YLabel = yLabel; XTickLabels = [||]; LogY = false; YRange = None; Series = series }
 
@@ -80,8 +80,12 @@ module Plotting =
         let full = Path.GetFullPath path
         Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
         let temporary = full + ".tmp"
-        File.WriteAllBytes(temporary, bytes)
-        File.Move(temporary, full, true)
+        try
+            File.WriteAllBytes(temporary, bytes)
+            File.Move(temporary, full, true)
+        with _ ->
+            File.Delete temporary
+            reraise ()
         full
 
     let private checkPath (path: string) =
@@ -136,7 +140,8 @@ module Plotting =
         use surface = SKSurface.Create(SKImageInfo(width, height))
         let canvas = surface.Canvas
         canvas.Clear(SKColors.White)
-        // Multiplot.Render lays its plots out from the canvas origin, so the band is made by moving the origin.
+        // In 5.1.59 Multiplot.Render lays its plots out from the canvas origin whatever the rectangle's top,
+        // so the title band is made by moving the origin.
         canvas.Save() |> ignore
         canvas.Translate(0.0f, float32 titleBand)
         draw canvas (PixelRect(0.0f, float32 width, float32 (height - titleBand), 0.0f))
@@ -202,6 +207,9 @@ module Plotting =
             | Some v when v > 0.0 -> v
             | Some v -> invalidArg "spec" (sprintf "heat map '%s': the colour limit must be positive, got %g" spec.Title v)
             | None -> if largest > 0.0 then largest else 1.0
+        for c in spec.Dividers do
+            if c <= 0 || c >= cols then
+                invalidArg "spec" (sprintf "heat map '%s': a divider must fall between columns 1 and %d, got %d" spec.Title (cols - 1) c)
         use plot = new Plot()
         let map = plot.Add.Heatmap(spec.Values)
         map.Colormap <- blueWhiteRed
@@ -220,8 +228,6 @@ module Plotting =
                     // Dark text on light cells, white on deep blue or red.
                     if abs spec.Values.[r, c] > 0.6 * limit then text.LabelFontColor <- Colors.White
         for c in spec.Dividers do
-            if c <= 0 || c >= cols then
-                invalidArg "spec" (sprintf "heat map '%s': a divider must fall between columns 1 and %d, got %d" spec.Title (cols - 1) c)
             let line = plot.Add.VerticalLine(float c - 0.5)
             line.Color <- Colors.Black
             line.LineWidth <- 3.0f
