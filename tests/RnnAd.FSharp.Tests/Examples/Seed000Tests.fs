@@ -1,0 +1,75 @@
+module RnnAd.FSharp.Tests.Examples.Seed000Tests
+
+open System
+open System.IO
+open Expecto
+open RnnAd.Examples
+
+/// The eight bytes every PNG file starts with (PNG specification, section 5.2).
+let private pngSignature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
+
+/// Width and height from the IHDR chunk, which follows the signature: 4 bytes length, 4 bytes "IHDR", then
+/// width and height as big-endian 32-bit integers.
+let private pngSize (bytes: byte[]) =
+    let be (i: int) = (int bytes.[i] <<< 24) ||| (int bytes.[i + 1] <<< 16) ||| (int bytes.[i + 2] <<< 8) ||| int bytes.[i + 3]
+    be 16, be 20
+
+/// Runs seed 000 in quick mode into a fresh temporary folder, removed afterwards.
+let private runQuick (seed: int option) (check: string -> string list -> ExampleResult -> unit) =
+    let directory = Path.Combine(Path.GetTempPath(), "rnnad-seed000-" + Guid.NewGuid().ToString("N"))
+    try
+        let lines = ResizeArray<string>()
+        let result = Seed000.run { ExampleOptions.create directory with Quick = true; Write = lines.Add; Seed = seed }
+        check directory (List.ofSeq lines) result
+    finally
+        if Directory.Exists directory then Directory.Delete(directory, true)
+
+let private cases = [ "abc-h1"; "abcd-h1"; "abcd-h2"; "abcde-h3"; "AbAcAd-h2"; "AbAcAd-rnn" ]
+
+[<Tests>]
+let tests =
+    testList "Examples/seed 000" [
+        test "quick mode writes every picture as a PNG and reports sane metrics" {
+            runQuick None (fun directory lines result ->
+                let expected =
+                    [ for c in cases do
+                        yield sprintf "seed000-%s-lines.png" c
+                        yield sprintf "seed000-%s-heatmap.png" c
+                      yield "seed000-loss.png" ]
+                Expect.equal (result.Files |> List.map Path.GetFileName |> List.sort) (List.sort expected) "the pictures written"
+                for file in result.Files do
+                    Expect.equal (Path.GetDirectoryName file) (Path.GetFullPath directory) (sprintf "%s lies in the output folder" file)
+                    let bytes = File.ReadAllBytes file
+                    Expect.isGreaterThan bytes.Length 24 (sprintf "%s holds more than a PNG header" file)
+                    Expect.equal bytes.[0..7] pngSignature (sprintf "%s starts with the PNG signature" file)
+                    let width, height = pngSize bytes
+                    Expect.isTrue (width >= 300 && height >= 300) (sprintf "%s is %d × %d pixels, a readable size" file width height)
+                Expect.isEmpty (Directory.GetFiles(directory, "*.tmp")) "no temporary file is left behind"
+
+                let metric name =
+                    match result.Metrics.TryFind name with
+                    | Some v -> v
+                    | None -> failtestf "metric '%s' is missing; present: %A" name (result.Metrics |> Map.keys |> List.ofSeq)
+                for c in cases do
+                    let accuracy, confidence = metric (c + ".accuracy"), metric (c + ".confidence")
+                    Expect.isTrue (accuracy >= 0.0 && accuracy <= 1.0) (sprintf "%s accuracy %g is a fraction" c accuracy)
+                    Expect.isTrue (confidence > 0.0 && confidence < 1.0) (sprintf "%s mean probability %g lies in (0, 1)" c confidence)
+                    // Even a few hundred Adam steps from PyTorch's initialisation lower a full-batch loss.
+                    Expect.isLessThan (metric (c + ".loss")) (metric (c + ".initialLoss")) (sprintf "%s: training lowers the loss" c)
+                // Worked out by hand: "AbAcAd" × 50 gives 299 steps; the 150 inputs 'A' are followed by b, c, d 50 times
+                // each (at most 50 right), the 149 inputs b, c, d always by 'A' (all right): (149 + 50) / 299.
+                Expect.floatClose Accuracy.veryHigh (metric "AbAcAd-h2.ceiling") (199.0 / 299.0) "the memoryless ceiling"
+                // No network that sees one letter can beat the ceiling, however it was trained (1e-12: the two are
+                // ratios of the same integers, computed in different orders).
+                Expect.isLessThanOrEqual (metric "AbAcAd-h2.accuracy") (199.0 / 299.0 + 1e-12) "the feed-forward net stays under the ceiling"
+                // The hand-folded RNN and SequenceModel run the same float operations in the same order.
+                Expect.equal (metric "AbAcAd-rnn.sequenceModelGap") 0.0 "the hand fold is the library's model, bit for bit"
+                Expect.isTrue (lines |> List.exists (fun l -> l.Contains "Quick mode")) "the report says it ran in quick mode"
+                Expect.isTrue (lines |> List.exists (fun l -> l.StartsWith "Wrote 13 pictures")) "the report ends with what it wrote")
+        }
+
+        test "the same seed gives the same numbers" {
+            let numbers (result: ExampleResult) = result.Metrics |> Map.remove "seconds"
+            runQuick (Some 5) (fun _ _ first -> runQuick (Some 5) (fun _ _ second -> Expect.equal (numbers second) (numbers first) "metrics of two runs"))
+        }
+    ]
