@@ -15,6 +15,8 @@ echo "== F# suite (Expecto)"
 fs_log=$(mktemp)
 dotnet run --project tests/RnnAd.FSharp.Tests -c "$configuration" --no-build -- --no-spinner 2>&1 | strip | tee "$fs_log" | grep -E "EXPECTO|\[ERR\]|Failed|failed" | grep -v "^\s*$" || true
 fs_line=$(grep -E "tests run in" "$fs_log" | tail -n 1)
+# Expecto groups thousands with commas ("1,064 passed"); drop them before reading the counts.
+fs_line=$(echo "$fs_line" | sed -E 's/([0-9]),([0-9])/\1\2/g')
 fs_passed=$(echo "$fs_line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
 fs_failed=$(echo "$fs_line" | sed -nE 's/.* ([0-9]+) failed, ([0-9]+) errored.*/\1+\2/p')
 if [ -z "$fs_passed" ] || [ -z "$fs_failed" ]; then
