@@ -6,8 +6,9 @@ open RnnAd.FSharp.Storage
 /// Whole cell steps as single ops with hand-written raw kernels, the fast path of `Sequence.run` for
 /// single-level training (`Op.fusable`). The unfused steps in Rnn.fs, Lstm.fs and Gru.fs are the definition:
 /// tests check that these agree with them in value and gradient. Every step takes the input projection
-/// xp = x·W_ihᵀ + b_ih already computed (for the whole sequence at once, one large GEMM), the state, W_hh
-/// and b_hh. Each forward keeps the activations its backward needs, as the unfused graph would.
+/// xp = x·W_ihᵀ + b_ih of the whole sequence (batch, time, gates·hidden: one large GEMM) and reads its own
+/// step t in place, then the state, W_hh and b_hh. Each forward keeps the activations its backward needs,
+/// as the unfused graph would.
 [<RequireQualifiedAccess>]
 module internal FusedSteps =
 
@@ -53,27 +54,45 @@ module internal FusedSteps =
         Gemm.gemm false false rows cols w.Shape.[0] 1.0 dg.Data 0 dg.Shape.[1] w.Data 0 cols (if initial.IsSome then 1.0 else 0.0) out 0 cols
         Tensor.Constant(RawTensor.ofOwned [| rows; cols |] out)
 
-    /// The pre-activation xp + h·W_hhᵀ + b_hh (or h·W_hhᵀ + b_hh when `withInput` is false), rows × gates·H.
-    let private preActivation (xp: RawTensor option) (h: RawTensor) (whh: RawTensor) (bhh: RawTensor) : float[] =
+    /// Offset of row b of time step t in the (batch, time, width) input projection.
+    let private row' (xp: RawTensor) (t: int) (b: int) = (b * xp.Shape.[1] + t) * xp.Shape.[2]
+
+    /// Checks the input projection (batch, time, width) and the time step read from it.
+    let private checkProjection (xp: RawTensor) (t: int) (batch: int) (width: int) =
+        if xp.Rank <> 3 || xp.Shape.[0] <> batch || xp.Shape.[2] <> width || t < 0 || t >= xp.Shape.[1] then
+            Shape.fail "cell step" (sprintf "step %d of an input projection of shape %s, expected (%d, time > %d, %d)" t (Shape.format xp.Shape) batch t width)
+
+    /// The pre-activation xp[:, t] + h·W_hhᵀ + b_hh (or h·W_hhᵀ + b_hh without xp), rows × gates·H.
+    let private preActivation (xp: (RawTensor * int) option) (h: RawTensor) (whh: RawTensor) (bhh: RawTensor) : float[] =
         let batch, hidden = h.Shape.[0], h.Shape.[1]
         let width = whh.Shape.[0]
         let out = rowsOf batch bhh
         match xp with
-        | Some x ->
-            for i in 0 .. out.Length - 1 do
-                out.[i] <- x.Data.[i] + out.[i]
+        | Some (x, t) ->
+            let xd = x.Data
+            for b in 0 .. batch - 1 do
+                let src = row' x t b
+                for j in 0 .. width - 1 do
+                    out.[b * width + j] <- xd.[src + j] + out.[b * width + j]
         | None -> ()
         Gemm.gemm false true batch width hidden 1.0 h.Data 0 hidden whh.Data 0 hidden 1.0 out 0 width
         out
 
-    /// h' = act(xp + h·W_hhᵀ + b_hh), act tanh or relu.
-    let rnn (relu: bool) (xp: Tensor) (h: Tensor) (whh: Tensor) (bhh: Tensor) : Tensor =
+    /// The adjoint of reading step t of the input projection: dg (batch, width) added into row t, in place.
+    let private projectionContribution (xp: RawTensor) (t: int) (dg: RawTensor) : Contribution =
+        let time = xp.Shape.[1]
+        let asStep = Layout.reshape [| dg.Shape.[0]; 1; dg.Shape.[1] |] dg
+        Sparse((fun () -> Tensor.Constant(Layout.unslice 1 t time asStep)),
+               fun buffer -> Layout.addSliceInto buffer 1 t time asStep; true)
+
+    /// h' = act(xp[:, t] + h·W_hhᵀ + b_hh), act tanh or relu.
+    let rnn (relu: bool) (xp: Tensor) (t: int) (h: Tensor) (whh: Tensor) (bhh: Tensor) : Tensor =
         Op.fused [| xp; h; whh; bhh |]
             (fun r ->
                 let batch, hidden = r.[1].Shape.[0], r.[1].Shape.[1]
-                check "xp" r.[0] [| batch; hidden |]
+                checkProjection r.[0] t batch hidden
                 check "W_hh" r.[2] [| hidden; hidden |]
-                let out = preActivation (Some r.[0]) r.[1] r.[2] r.[3]
+                let out = preActivation (Some(r.[0], t)) r.[1] r.[2] r.[3]
                 for i in 0 .. out.Length - 1 do
                     out.[i] <- if relu then (if out.[i] > 0.0 || Double.IsNaN out.[i] then out.[i] else 0.0) else Math.Tanh out.[i]
                 RawTensor.ofOwned [| batch; hidden |] out)
@@ -83,24 +102,24 @@ module internal FusedSteps =
                 let dpre = Array.init fd.Length (fun i -> if relu then (if fd.[i] > 0.0 then gd.[i] else 0.0) else gd.[i] * (1.0 - fd.[i] * fd.[i]))
                 let dp = RawTensor.ofOwned f.Shape dpre
                 let dw, db = weightContributions dp r.[1]
-                [| Dense(Tensor.Constant dp)
+                [| projectionContribution r.[0] t dp
                    (if needed.[1] then Dense(times dp r.[2] None) else Unchecked.defaultof<_>)
                    dw
                    db |])
 
     /// (h', c') of an LSTM as one (batch, 2·hidden) tensor [h' | c'], from gates xp + h·W_hhᵀ + b_hh in the
     /// order i, f, g, o: c' = f⊙c + i⊙g, h' = o⊙tanh(c').
-    let lstm (xp: Tensor) (h: Tensor) (c: Tensor) (whh: Tensor) (bhh: Tensor) : Tensor =
+    let lstm (xp: Tensor) (t: int) (h: Tensor) (c: Tensor) (whh: Tensor) (bhh: Tensor) : Tensor =
         // Written by the forward kernel, read by the backward one: the activations the adjoints need.
         let activations = ref [||]
         let cellTanh = ref [||]
         Op.fused [| xp; h; c; whh; bhh |]
             (fun r ->
                 let batch, hidden = r.[1].Shape.[0], r.[1].Shape.[1]
-                check "xp" r.[0] [| batch; 4 * hidden |]
+                checkProjection r.[0] t batch (4 * hidden)
                 check "c" r.[2] [| batch; hidden |]
                 check "W_hh" r.[3] [| 4 * hidden; hidden |]
-                let a = preActivation (Some r.[0]) r.[1] r.[3] r.[4]
+                let a = preActivation (Some(r.[0], t)) r.[1] r.[3] r.[4]
                 let tc = Array.zeroCreate (batch * hidden)
                 let out = Array.zeroCreate (batch * 2 * hidden)
                 let cd = r.[2].Data
@@ -144,7 +163,7 @@ module internal FusedSteps =
                         dgates.[row + 3 * hidden + j] <- dh * t * o * (1.0 - o)
                 let dg = RawTensor.ofOwned [| batch; 4 * hidden |] dgates
                 let dw, db = weightContributions dg r.[1]
-                [| Dense(Tensor.Constant dg)
+                [| projectionContribution r.[0] t dg
                    (if needed.[1] then Dense(times dg r.[3] None) else Unchecked.defaultof<_>)
                    Dense(Tensor.Constant(RawTensor.ofOwned [| batch; hidden |] dc))
                    dw
@@ -152,13 +171,13 @@ module internal FusedSteps =
 
     /// h' of a GRU from xp = W_i·x + b_i (r, z, n blocks) and hh = W_h·h + b_h: r = σ(xp_r + hh_r),
     /// z = σ(xp_z + hh_z), n = tanh(xp_n + r⊙hh_n), h' = (1 − z)⊙n + z⊙h.
-    let gru (xp: Tensor) (h: Tensor) (whh: Tensor) (bhh: Tensor) : Tensor =
+    let gru (xp: Tensor) (t: int) (h: Tensor) (whh: Tensor) (bhh: Tensor) : Tensor =
         let recurrent = ref [||]
         let gates = ref [||]
         Op.fused [| xp; h; whh; bhh |]
             (fun r ->
                 let batch, hidden = r.[1].Shape.[0], r.[1].Shape.[1]
-                check "xp" r.[0] [| batch; 3 * hidden |]
+                checkProjection r.[0] t batch (3 * hidden)
                 check "W_hh" r.[2] [| 3 * hidden; hidden |]
                 let hh = preActivation None r.[1] r.[2] r.[3]
                 let x, hd = r.[0].Data, r.[1].Data
@@ -166,10 +185,11 @@ module internal FusedSteps =
                 let out = Array.zeroCreate (batch * hidden)
                 for b in 0 .. batch - 1 do
                     let row = b * 3 * hidden
+                    let xrow = row' r.[0] t b
                     for j in 0 .. hidden - 1 do
-                        let rg = sigmoid (x.[row + j] + hh.[row + j])
-                        let z = sigmoid (x.[row + hidden + j] + hh.[row + hidden + j])
-                        let n = Math.Tanh(x.[row + 2 * hidden + j] + rg * hh.[row + 2 * hidden + j])
+                        let rg = sigmoid (x.[xrow + j] + hh.[row + j])
+                        let z = sigmoid (x.[xrow + hidden + j] + hh.[row + hidden + j])
+                        let n = Math.Tanh(x.[xrow + 2 * hidden + j] + rg * hh.[row + 2 * hidden + j])
                         rzn.[row + j] <- rg
                         rzn.[row + hidden + j] <- z
                         rzn.[row + 2 * hidden + j] <- n
@@ -203,7 +223,7 @@ module internal FusedSteps =
                         dh.[b * hidden + j] <- d * z
                 let dh' = RawTensor.ofOwned [| batch; 3 * hidden |] dhh
                 let dw, db = weightContributions dh' r.[1]
-                [| Dense(Tensor.Constant(RawTensor.ofOwned [| batch; 3 * hidden |] dxp))
+                [| projectionContribution r.[0] t (RawTensor.ofOwned [| batch; 3 * hidden |] dxp)
                    (if needed.[1] then Dense(times dh' r.[2] (Some dh)) else Unchecked.defaultof<_>)
                    dw
                    db |])

@@ -104,12 +104,9 @@ module Recurrent =
                       BiasIh = ps.[prefix + "bias_ih" + s]
                       BiasHh = ps.[prefix + "bias_hh" + s] })) }
 
-    /// Runs the stack over (batch, time, input). Returns the top layer's outputs (batch, time, hidden ·
-    /// directions), forward and backward halves concatenated as PyTorch does, and the final state of every
-    /// layer and direction in PyTorch's h_n order (index layer · directions + direction). The backward
-    /// direction reads the sequence reversed and its outputs are flipped back into time order. `dropoutSeed`
-    /// (training only) drops layer outputs between layers with masks derived from it.
-    let run (p: RecurrentParams) (options: RunOptions) (mask: RawTensor option) (xs: Tensor) : Tensor * CellState[] =
+    /// The stack run over (batch, time, input): the top layer's outputs if `topOutputs` (a LastStep head
+    /// reads only the final states, so it skips stacking them), and the final states (see `run`).
+    let runWith (topOutputs: bool) (p: RecurrentParams) (options: RunOptions) (mask: RawTensor option) (xs: Tensor) : Tensor option * CellState[] =
         let spec = p.Spec
         if xs.Rank <> 3 || xs.Shape.[2] <> spec.InputSize then
             Shape.fail "recurrent" (sprintf "inputs must be (batch, time, %d), got %s" spec.InputSize (Shape.format xs.Shape))
@@ -125,19 +122,37 @@ module Recurrent =
             options.Probes |> Option.map (fun ps ->
                 if ps.Length <> states then Shape.fail "recurrent" (sprintf "probes for %d states, the stack has %d" ps.Length states)
                 if reversed then Array.rev ps.[index] else ps.[index])
+        let stack (all: CellState[]) = Tensor.Stack(all |> Array.map (fun s -> s.H), 1)
         let finals = Array.zeroCreate states
-        let mutable input = xs
+        let mutable input = Some xs
         for l in 0 .. spec.Layers - 1 do
-            let forward, last = Sequence.run spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] mask options.DetachEvery (probesOf (l * spec.Directions) false) input
-            finals.[l * spec.Directions] <- last
-            let output =
+            let x = input.Value
+            let needed = l < spec.Layers - 1 || topOutputs
+            let forward = Sequence.states spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] mask options.DetachEvery (probesOf (l * spec.Directions) false) x
+            finals.[l * spec.Directions] <- Array.last forward
+            let backward =
                 if spec.Bidirectional then
-                    let backward, lastBack = Sequence.run spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] reversedMask options.DetachEvery (probesOf (l * spec.Directions + 1) true) (input.Flip 1)
-                    finals.[l * spec.Directions + 1] <- lastBack
-                    Tensor.Concat([ forward; backward.Flip 1 ], 2)
-                else forward
+                    let states = Sequence.states spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] reversedMask options.DetachEvery (probesOf (l * spec.Directions + 1) true) (x.Flip 1)
+                    finals.[l * spec.Directions + 1] <- Array.last states
+                    Some states
+                else None
             input <-
-                match options.DropoutSeed with
-                | Some seed when l < spec.Layers - 1 && spec.Dropout > 0.0 -> Nn.dropout (Seed.derive seed (sprintf "dropout_l%d" l)) spec.Dropout output
-                | _ -> output
+                if not needed then None
+                else
+                    let output =
+                        match backward with
+                        | Some b -> Tensor.Concat([ stack forward; (stack b).Flip 1 ], 2)
+                        | None -> stack forward
+                    match options.DropoutSeed with
+                    | Some seed when l < spec.Layers - 1 && spec.Dropout > 0.0 -> Some(Nn.dropout (Seed.derive seed (sprintf "dropout_l%d" l)) spec.Dropout output)
+                    | _ -> Some output
         input, finals
+
+    /// Runs the stack over (batch, time, input). Returns the top layer's outputs (batch, time, hidden ·
+    /// directions), forward and backward halves concatenated as PyTorch does, and the final state of every
+    /// layer and direction in PyTorch's h_n order (index layer · directions + direction). The backward
+    /// direction reads the sequence reversed and its outputs are flipped back into time order. `dropoutSeed`
+    /// (training only) drops layer outputs between layers with masks derived from it.
+    let run (p: RecurrentParams) (options: RunOptions) (mask: RawTensor option) (xs: Tensor) : Tensor * CellState[] =
+        let outputs, finals = runWith true p options mask xs
+        outputs.Value, finals

@@ -40,27 +40,22 @@ module Sequence =
         if xs.Rank <> 3 then Shape.fail "sequence" (sprintf "inputs must be (batch, time, features), got %s" (Shape.format xs.Shape))
         Array.init xs.Shape.[1] (fun t -> xs.Select(1, t)) |> Array.scan step init |> Array.tail
 
-    /// One fused step from the step's slice xp of the input projection x·W_ihᵀ + b_ih (see `FusedSteps`).
-    let private fusedStep (kind: CellKind) (p: CellParams) (s: CellState) (xp: Tensor) : CellState =
+    /// One fused step t reading the input projection xp = x·W_ihᵀ + b_ih of all steps (see `FusedSteps`).
+    let private fusedStep (kind: CellKind) (p: CellParams) (xp: Tensor) (t: int) (s: CellState) : CellState =
         match kind with
-        | CellKind.RnnTanh -> { H = FusedSteps.rnn false xp s.H p.WeightHh p.BiasHh; C = None }
-        | CellKind.RnnRelu -> { H = FusedSteps.rnn true xp s.H p.WeightHh p.BiasHh; C = None }
-        | CellKind.Gru -> { H = FusedSteps.gru xp s.H p.WeightHh p.BiasHh; C = None }
+        | CellKind.RnnTanh -> { H = FusedSteps.rnn false xp t s.H p.WeightHh p.BiasHh; C = None }
+        | CellKind.RnnRelu -> { H = FusedSteps.rnn true xp t s.H p.WeightHh p.BiasHh; C = None }
+        | CellKind.Gru -> { H = FusedSteps.gru xp t s.H p.WeightHh p.BiasHh; C = None }
         | CellKind.Lstm ->
             let hidden = s.H.Shape.[1]
-            let hc = FusedSteps.lstm xp s.H (Option.get s.C) p.WeightHh p.BiasHh
+            let hc = FusedSteps.lstm xp t s.H (Option.get s.C) p.WeightHh p.BiasHh
             { H = hc.Slice(1, 0, hidden); C = Some(hc.Slice(1, hidden, hidden)) }
 
     /// The state with its derivatives removed: gradients stop flowing back through it (truncated BPTT).
     let detach (s: CellState) : CellState = { H = Ad.stopGradient s.H; C = Option.map Ad.stopGradient s.C }
 
-    /// Runs a cell over a sequence from `init`: every step's h stacked as (batch, time, hidden), and the last
-    /// state. `mask` (batch, time), 1 for real steps and 0 for padding, makes padded steps carry the state.
-    /// `detachEvery = Some k` truncates backpropagation: the state entering steps k, 2k, … is a constant, so
-    /// no gradient flows from a step back across the nearest multiple of k before it. `probes`, one
-    /// (batch, hidden) tensor per step, are added to h after each step; they are zeros in practice, and the
-    /// gradient of a loss with respect to probe t is ∂L/∂h_t (see `RunOptions.Probes`).
-    let run (kind: CellKind) (p: CellParams) (init: CellState) (mask: RawTensor option) (detachEvery: int option) (probes: Tensor[] option) (xs: Tensor) : Tensor * CellState =
+    /// The state after every step of a cell run over a sequence from `init` (see `run`).
+    let states (kind: CellKind) (p: CellParams) (init: CellState) (mask: RawTensor option) (detachEvery: int option) (probes: Tensor[] option) (xs: Tensor) : CellState[] =
         if xs.Rank <> 3 || xs.Shape.[1] = 0 then
             Shape.fail "sequence" (sprintf "inputs must be (batch, time ≥ 1, features), got %s" (Shape.format xs.Shape))
         let batch, time = xs.Shape.[0], xs.Shape.[1]
@@ -80,16 +75,26 @@ module Sequence =
         | Some ps when ps.Length <> time -> Shape.fail "sequence" (sprintf "%d probes for %d time steps" ps.Length time)
         | _ -> ()
         // Single-level training takes the fused path: the input projection of every step in one GEMM, then
-        // one fused op per step. Anything else (nested or forward-mode derivatives) folds the readable step.
-        let fused =
-            Op.fusable [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |]
-        let inputs, cellStep =
-            if fused then Nn.linear p.WeightIh p.BiasIh xs, fusedStep kind p
-            else xs, Cell.step kind p
-        let step (t, s) x =
+        // one fused op per step reading its row of it. Anything else (nested or forward-mode derivatives)
+        // folds the readable step over the inputs' time slices.
+        let cellStep =
+            if Op.fusable [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |] then
+                let xp = Nn.linear p.WeightIh p.BiasIh xs
+                fusedStep kind p xp
+            else fun t s -> Cell.step kind p s (xs.Select(1, t))
+        let step (s: CellState) (t: int) =
             let s = if truncatedAt t then detach s else s
-            let next = cellStep s x
+            let next = cellStep t s
             let next = match keepAt t with Some keep -> Cell.carry keep next s | None -> next
-            t + 1, (match probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next)
-        let states = scan step (0, init) inputs |> Array.map snd
-        Tensor.Stack(states |> Array.map (fun s -> s.H), 1), Array.last states
+            match probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
+        Array.init time id |> Array.scan step init |> Array.tail
+
+    /// Runs a cell over a sequence from `init`: every step's h stacked as (batch, time, hidden), and the last
+    /// state. `mask` (batch, time), 1 for real steps and 0 for padding, makes padded steps carry the state.
+    /// `detachEvery = Some k` truncates backpropagation: the state entering steps k, 2k, … is a constant, so
+    /// no gradient flows from a step back across the nearest multiple of k before it. `probes`, one
+    /// (batch, hidden) tensor per step, are added to h after each step; they are zeros in practice, and the
+    /// gradient of a loss with respect to probe t is ∂L/∂h_t (see `RunOptions.Probes`).
+    let run (kind: CellKind) (p: CellParams) (init: CellState) (mask: RawTensor option) (detachEvery: int option) (probes: Tensor[] option) (xs: Tensor) : Tensor * CellState =
+        let all = states kind p init mask detachEvery probes xs
+        Tensor.Stack(all |> Array.map (fun s -> s.H), 1), Array.last all

@@ -191,10 +191,10 @@ module SequenceModel =
         checkInputs spec batch
         let rnn = Recurrent.ofNamed (recurrentSpec spec) "rnn." ps
         let mask = batch.Mask |> Option.map (RawTensor.ofArray [| batch.Batch; batch.Time |])
-        let outputs, finals = Recurrent.run rnn options mask (encode spec ps batch)
+        let outputs, finals = Recurrent.runWith (spec.Head = HeadKind.PerStep) rnn options mask (encode spec ps batch)
         let features =
             match spec.Head with
-            | HeadKind.PerStep -> outputs
+            | HeadKind.PerStep -> outputs.Value
             | HeadKind.LastStep ->
                 let top = finals.[(spec.Layers - 1) * rnn.Spec.Directions ..] |> Array.map (fun s -> s.H)
                 Tensor.Concat(top, 1)
