@@ -17,7 +17,8 @@ module Nn =
 
     /// x·Wᵀ + b for x of shape (..., in), W (out, in), b (out): PyTorch's `F.linear`.
     let linear (weight: Tensor) (bias: Tensor) (x: Tensor) : Tensor =
-        Tensor.MatMul(x, weight, transB = true) + bias
+        if Op.fusable [| x; weight; bias |] then FusedOps.linear weight bias x
+        else Tensor.MatMul(x, weight, transB = true) + bias
 
     /// x·Wᵀ without a bias.
     let linearNoBias (weight: Tensor) (x: Tensor) : Tensor = Tensor.MatMul(x, weight, transB = true)
@@ -48,19 +49,24 @@ module Nn =
         let positions = logits.Numel / max 1 logits.Shape.[logits.Rank - 1]
         if targets.Length <> positions then
             Shape.fail "crossEntropy" (sprintf "%d targets for logits of shape %s (%d positions)" targets.Length (Shape.format logits.Shape) positions)
-        let picked = (logSoftmax -1 logits).GatherLast targets
-        let nll, count =
-            match weights with
-            | None -> -picked.Sum(), float positions
-            | Some w ->
-                if w.Length <> positions then
-                    Shape.fail "crossEntropy" (sprintf "%d weights for %d positions" w.Length positions)
-                -(picked * Tensor.OfArray(picked.Shape, w)).Sum(), Array.sum w
-        match reduction with
-        | Reduction.Sum -> nll
-        | Reduction.Mean ->
-            if count <= 0.0 then Shape.fail "crossEntropy" "no position has a positive weight, the mean is undefined"
-            nll / count
+        let classes = logits.Shape.[logits.Rank - 1]
+        targets |> Array.iteri (fun i t ->
+            if t < 0 || t >= classes then Shape.fail "crossEntropy" (sprintf "target %d at position %d is outside [0, %d)" t i classes))
+        match weights with
+        | Some w when w.Length <> positions -> Shape.fail "crossEntropy" (sprintf "%d weights for %d positions" w.Length positions)
+        | _ -> ()
+        let count = match weights with Some w -> Array.sum w | None -> float positions
+        if reduction = Reduction.Mean && count <= 0.0 then
+            Shape.fail "crossEntropy" "no position has a positive weight, the mean is undefined"
+        let scale = match reduction with Reduction.Sum -> 1.0 | Reduction.Mean -> count
+        if Op.fusable [| logits |] then FusedOps.crossEntropy scale weights targets logits
+        else
+            let picked = (logSoftmax -1 logits).GatherLast targets
+            let nll =
+                match weights with
+                | None -> -picked.Sum()
+                | Some w -> -(picked * Tensor.OfArray(picked.Shape, w)).Sum()
+            nll / scale
 
     /// Mean cross-entropy of class scores (…, C) against one class index per leading position.
     let crossEntropy (targets: int[]) (logits: Tensor) : Tensor = crossEntropyWeighted Reduction.Mean None targets logits
