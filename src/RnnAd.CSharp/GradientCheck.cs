@@ -192,7 +192,7 @@ public static class GradientCheck
     private static RunOptions Options(int? window)
     {
         if (window is <= 0) throw new ArgumentException($"The BPTT window must be positive, got {window}.", nameof(window));
-        return new RunOptions(null, null, window is { } k ? FSharpOption<int>.Some(k) : null, null);
+        return new RunOptions(null, null, window is { } k ? FSharpOption<int>.Some(k) : null, null, null);
     }
 
     private static ModelSpec Checked(RecurrentModel model)

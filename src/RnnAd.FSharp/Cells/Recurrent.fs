@@ -29,10 +29,12 @@ type RunOptions =
       /// Zero tensors added to h after every step, indexed [layer · directions + direction][time] (time in
       /// the sequence's own order for both directions); differentiating with respect to them gives
       /// ∂L/∂h_t, the gradient flow over time.
-      Probes: Tensor[][] option }
+      Probes: Tensor[][] option
+      /// Gradient checkpointing in segments of this many steps (see `SequenceOptions.CheckpointEvery`).
+      CheckpointEvery: int option }
 
-    /// No dropout, zero initial states, full backpropagation, no probes.
-    static member Default = { DropoutSeed = None; Initial = None; DetachEvery = None; Probes = None }
+    /// No dropout, zero initial states, full backpropagation, no probes, no checkpointing.
+    static member Default = { DropoutSeed = None; Initial = None; DetachEvery = None; Probes = None; CheckpointEvery = None }
 
 /// Stacked and bidirectional recurrent layers, compositions of `Sequence.run`.
 [<RequireQualifiedAccess>]
@@ -128,11 +130,13 @@ module Recurrent =
         for l in 0 .. spec.Layers - 1 do
             let x = input.Value
             let needed = l < spec.Layers - 1 || topOutputs
-            let forward = Sequence.states spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] mask options.DetachEvery (probesOf (l * spec.Directions) false) x
+            let sequenceOptions mask probes =
+                { Mask = mask; DetachEvery = options.DetachEvery; Probes = probes; CheckpointEvery = options.CheckpointEvery; StartStep = 0 }
+            let forward = Sequence.states spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] (sequenceOptions mask (probesOf (l * spec.Directions) false)) x
             finals.[l * spec.Directions] <- Array.last forward
             let backward =
                 if spec.Bidirectional then
-                    let states = Sequence.states spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] reversedMask options.DetachEvery (probesOf (l * spec.Directions + 1) true) (x.Flip 1)
+                    let states = Sequence.states spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] (sequenceOptions reversedMask (probesOf (l * spec.Directions + 1) true)) (x.Flip 1)
                     finals.[l * spec.Directions + 1] <- Array.last states
                     Some states
                 else None

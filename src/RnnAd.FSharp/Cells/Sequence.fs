@@ -5,6 +5,25 @@ open RnnAd.FSharp.Storage
 /// The state a cell carries from step to step: h of shape (batch, hidden), and for an LSTM also c.
 type CellState = { H: Tensor; C: Tensor option }
 
+/// How one direction of one layer runs over its sequence.
+type SequenceOptions =
+    { /// (batch, time), 1 for real steps and 0 for padding: padded steps carry the state unchanged.
+      Mask: RawTensor option
+      /// Truncated BPTT: the state entering steps k, 2k, … is a constant, so no gradient flows from a step
+      /// back across the nearest multiple of k before it.
+      DetachEvery: int option
+      /// One (batch, hidden) tensor per step added to h after the step; zeros in practice, and the gradient
+      /// of a loss with respect to probe t is ∂L/∂h_t.
+      Probes: Tensor[] option
+      /// Gradient checkpointing: keep the trace of segments of this many steps only while the reverse sweep
+      /// needs it (memory O(T/s + s); s ≈ √T is the usual choice), at the cost of a second forward pass.
+      CheckpointEvery: int option
+      /// The global index of the first step (truncation counts from the start of the whole sequence).
+      StartStep: int }
+
+    /// No mask, no truncation, no probes, no checkpointing.
+    static member Default = { Mask = None; DetachEvery = None; Probes = None; CheckpointEvery = None; StartStep = 0 }
+
 /// One step of any cell kind over a common state type, and the fold of a step over a sequence.
 [<RequireQualifiedAccess>]
 module Cell =
@@ -54,26 +73,17 @@ module Sequence =
     /// The state with its derivatives removed: gradients stop flowing back through it (truncated BPTT).
     let detach (s: CellState) : CellState = { H = Ad.stopGradient s.H; C = Option.map Ad.stopGradient s.C }
 
-    /// The state after every step of a cell run over a sequence from `init` (see `run`).
-    let states (kind: CellKind) (p: CellParams) (init: CellState) (mask: RawTensor option) (detachEvery: int option) (probes: Tensor[] option) (xs: Tensor) : CellState[] =
-        if xs.Rank <> 3 || xs.Shape.[1] = 0 then
-            Shape.fail "sequence" (sprintf "inputs must be (batch, time ≥ 1, features), got %s" (Shape.format xs.Shape))
+    /// The states after every step, folding the fused or the readable step (see `states`).
+    let rec private plainStates (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : CellState[] =
         let batch, time = xs.Shape.[0], xs.Shape.[1]
         let keepAt =
-            match mask with
+            match o.Mask with
             | None -> fun _ -> None
-            | Some m ->
-                if not (Shape.equal m.Shape [| batch; time |]) then
-                    Shape.fail "sequence" (sprintf "mask has shape %s, inputs %s need (%d, %d)" (Shape.format m.Shape) (Shape.format xs.Shape) batch time)
-                fun t -> Some(Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m))
+            | Some m -> fun t -> Some(Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m))
         let truncatedAt t =
-            match detachEvery with
-            | Some k when k <= 0 -> Shape.fail "sequence" (sprintf "the truncation window must be positive, got %d" k)
-            | Some k -> t > 0 && t % k = 0
+            match o.DetachEvery with
+            | Some k -> o.StartStep + t > 0 && (o.StartStep + t) % k = 0
             | None -> false
-        match probes with
-        | Some ps when ps.Length <> time -> Shape.fail "sequence" (sprintf "%d probes for %d time steps" ps.Length time)
-        | _ -> ()
         // Single-level training takes the fused path: the input projection of every step in one GEMM, then
         // one fused op per step reading its row of it. Anything else (nested or forward-mode derivatives)
         // folds the readable step over the inputs' time slices.
@@ -86,15 +96,56 @@ module Sequence =
             let s = if truncatedAt t then detach s else s
             let next = cellStep t s
             let next = match keepAt t with Some keep -> Cell.carry keep next s | None -> next
-            match probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
+            match o.Probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
         Array.init time id |> Array.scan step init |> Array.tail
 
+    /// The states with gradient checkpointing: segments of `every` steps, each an `Ad.checkpoint` whose trace
+    /// is rebuilt during the reverse sweep, so the trace kept holds only segment boundaries and outputs.
+    and private checkpointedStates (every: int) (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : CellState[] =
+        let time = xs.Shape.[1]
+        let hidden = p.WeightHh.Shape.[1]
+        let lstm = kind = CellKind.Lstm
+        let segment (start: int) (length: int) (inputs: Tensor[]) : Tensor =
+            let q = { WeightIh = inputs.[2]; WeightHh = inputs.[3]; BiasIh = inputs.[4]; BiasHh = inputs.[5] }
+            let options = { o with StartStep = o.StartStep + start; Mask = o.Mask |> Option.map (Layout.slice 1 start length) }
+            let states = plainStates kind q { H = inputs.[0]; C = (if lstm then Some inputs.[1] else None) } options inputs.[6]
+            let hs = states |> Array.map (fun st -> st.H)
+            Tensor.Concat((if lstm then Array.append hs [| (Array.last states).C.Value |] else hs), 1)
+        let out = ResizeArray<CellState>()
+        let mutable state = init
+        for start in 0 .. every .. time - 1 do
+            let length = min every (time - start)
+            let packed =
+                Ad.checkpoint (segment start length)
+                    [| state.H; defaultArg state.C state.H; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; xs.Slice(1, start, length) |]
+            for i in 0 .. length - 1 do
+                out.Add { H = packed.Slice(1, i * hidden, hidden); C = None }
+            state <- { H = out.[out.Count - 1].H; C = (if lstm then Some(packed.Slice(1, length * hidden, hidden)) else None) }
+            out.[out.Count - 1] <- state
+        out.ToArray()
+
+    /// The state after every step of a cell run over a sequence from `init` (see `run`).
+    let states (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : CellState[] =
+        if xs.Rank <> 3 || xs.Shape.[1] = 0 then
+            Shape.fail "sequence" (sprintf "inputs must be (batch, time ≥ 1, features), got %s" (Shape.format xs.Shape))
+        let batch, time = xs.Shape.[0], xs.Shape.[1]
+        match options.Mask with
+        | Some m when not (Shape.equal m.Shape [| batch; time |]) ->
+            Shape.fail "sequence" (sprintf "mask has shape %s, inputs %s need (%d, %d)" (Shape.format m.Shape) (Shape.format xs.Shape) batch time)
+        | _ -> ()
+        match options.DetachEvery with
+        | Some k when k <= 0 -> Shape.fail "sequence" (sprintf "the truncation window must be positive, got %d" k)
+        | _ -> ()
+        match options.Probes with
+        | Some ps when ps.Length <> time -> Shape.fail "sequence" (sprintf "%d probes for %d time steps" ps.Length time)
+        | _ -> ()
+        match options.CheckpointEvery with
+        | Some s when s <= 0 -> Shape.fail "sequence" (sprintf "the checkpoint segment must be positive, got %d" s)
+        | Some s when s < time && options.Probes.IsNone -> checkpointedStates s kind p init options xs
+        | _ -> plainStates kind p init options xs
+
     /// Runs a cell over a sequence from `init`: every step's h stacked as (batch, time, hidden), and the last
-    /// state. `mask` (batch, time), 1 for real steps and 0 for padding, makes padded steps carry the state.
-    /// `detachEvery = Some k` truncates backpropagation: the state entering steps k, 2k, … is a constant, so
-    /// no gradient flows from a step back across the nearest multiple of k before it. `probes`, one
-    /// (batch, hidden) tensor per step, are added to h after each step; they are zeros in practice, and the
-    /// gradient of a loss with respect to probe t is ∂L/∂h_t (see `RunOptions.Probes`).
-    let run (kind: CellKind) (p: CellParams) (init: CellState) (mask: RawTensor option) (detachEvery: int option) (probes: Tensor[] option) (xs: Tensor) : Tensor * CellState =
-        let all = states kind p init mask detachEvery probes xs
+    /// state (see `SequenceOptions` for masks, truncation, probes and checkpointing).
+    let run (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : Tensor * CellState =
+        let all = states kind p init options xs
         Tensor.Stack(all |> Array.map (fun s -> s.H), 1), Array.last all

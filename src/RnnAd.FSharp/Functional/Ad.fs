@@ -84,6 +84,25 @@ module Ad =
     /// The value of t with every derivative removed: a constant for all differentiations.
     let stopGradient (t: Tensor) : Tensor = Tensor.Constant t.Value
 
+    /// f(inputs) computed without keeping f's trace (gradient checkpointing): under single-level reverse mode
+    /// only the inputs and the output are recorded, and the reverse sweep runs f again under its own trace
+    /// to get its adjoints, trading a second forward pass for memory. For constants, forward mode or nested
+    /// differentiation it is plain f(inputs). f must be pure (it runs twice).
+    let checkpoint (f: Tensor[] -> Tensor) (inputs: Tensor[]) : Tensor =
+        if isNull inputs then nullArg "inputs"
+        let traced = [| for i in 0 .. inputs.Length - 1 do if inputs.[i].DiffTag > 0L then i |]
+        if traced.Length = 0 || not (Op.fusable inputs) then f inputs
+        else
+            let constants = inputs |> Array.map (fun t -> Tensor.Constant t.Value)
+            let y = f constants
+            if y.DiffTag <> 0L then
+                invalidOp "checkpoint: f reads a differentiated value that is not among its inputs; pass every such value in `inputs`"
+            let back (g: Tensor) =
+                let _, pullback = trace f constants
+                let adjoints = pullback g
+                traced |> Array.map (fun i -> Dense adjoints.[i])
+            TensorR(y, ReverseNode(traced |> Array.map (fun i -> inputs.[i]), back), inputs.[traced.[0]].DiffTag)
+
     /// The same operations over named tensors: gradients and tangents come back under the same names and shapes.
     [<RequireQualifiedAccess>]
     module Named =

@@ -59,7 +59,7 @@ let folds =
                 // step); the readable step sums in another order, so agreement is to a few ulps of values ≤ 1.
                 let p = CellParams.init kind 3 4 11
                 let xs = Check.uniform 12 -1.0 1.0 [| 2; 6; 3 |]
-                let outputs, last = Sequence.run kind p (Cell.zeroState kind 2 4) None None None xs
+                let outputs, last = Sequence.run kind p (Cell.zeroState kind 2 4) SequenceOptions.Default xs
                 let mutable s = Cell.zeroState kind 2 4
                 for step in 0 .. 5 do
                     s <- Cell.step kind p s (xs.Select(1, step))
@@ -76,7 +76,7 @@ let folds =
                 let w = Check.uniform 15 -1.0 1.0 [| 3; 7; 4 |]
                 let named = NamedTensors [| "wih", p.WeightIh; "whh", p.WeightHh; "bih", p.BiasIh; "bhh", p.BiasHh; "x", xs |]
                 let cellOf (q: NamedTensors) = { WeightIh = q.["wih"]; WeightHh = q.["whh"]; BiasIh = q.["bih"]; BiasHh = q.["bhh"] }
-                let fusedLoss (q: NamedTensors) = ((fst (Sequence.run kind (cellOf q) (Cell.zeroState kind 3 4) None None None q.["x"])) * w).Sum()
+                let fusedLoss (q: NamedTensors) = ((fst (Sequence.run kind (cellOf q) (Cell.zeroState kind 3 4) SequenceOptions.Default q.["x"])) * w).Sum()
                 let readableLoss (q: NamedTensors) =
                     let states = Sequence.scan (Cell.step kind (cellOf q)) (Cell.zeroState kind 3 4) q.["x"]
                     (Tensor.Stack(states |> Array.map (fun s -> s.H), 1) * w).Sum()
@@ -91,14 +91,14 @@ let folds =
                 let xs = Check.uniform 6 -1.0 1.0 [| 2; 4; 3 |]
                 let out, finals = Recurrent.run p RunOptions.Default None xs
                 let zero = Cell.zeroState kind 2 2
-                let fwd, fwdLast = Sequence.run kind p.Cells.[0].[0] zero None None None xs
-                let bwd, bwdLast = Sequence.run kind p.Cells.[0].[1] zero None None None (xs.Flip 1)
+                let fwd, fwdLast = Sequence.run kind p.Cells.[0].[0] zero SequenceOptions.Default xs
+                let bwd, bwdLast = Sequence.run kind p.Cells.[0].[1] zero SequenceOptions.Default (xs.Flip 1)
                 Expect.equal (out.ToArray()) ((Tensor.Concat([ fwd; bwd.Flip 1 ], 2)).ToArray()) "outputs"
                 Expect.equal (finals.[0].H.ToArray()) (fwdLast.H.ToArray()) "h_n[0] is the forward direction's last state"
                 Expect.equal (finals.[1].H.ToArray()) (bwdLast.H.ToArray()) "h_n[1] is the backward direction's state after t = 0"
             }
         test "a sequence with no time step is rejected, naming the shape" {
-            Check.throwsWith [ "sequence"; "(2, 0, 3)" ] (fun () -> Sequence.run CellKind.Gru (CellParams.init CellKind.Gru 3 2 1) (Cell.zeroState CellKind.Gru 2 2) None None None (Tensor.Zeros [| 2; 0; 3 |]))
+            Check.throwsWith [ "sequence"; "(2, 0, 3)" ] (fun () -> Sequence.run CellKind.Gru (CellParams.init CellKind.Gru 3 2 1) (Cell.zeroState CellKind.Gru 2 2) SequenceOptions.Default (Tensor.Zeros [| 2; 0; 3 |]))
         }
         test "truncation changes the gradient but not the values" {
             let spec = { Kind = CellKind.RnnTanh; InputSize = 2; HiddenSize = 3; Layers = 1; Bidirectional = false; Dropout = 0.0 }
