@@ -26,7 +26,10 @@ module SeedCommand =
 
     /// Runs the seed; returns the exit code.
     let run (t: Terminal) (_: CancellationToken) (args: ParseResults<SeedArgs>) : int =
-        let number = normalise (args.GetResult SeedArgs.Number)
+        let number =
+            match args.TryGetResult SeedArgs.Number with
+            | Some n -> normalise n
+            | None -> Options.fail (sprintf "rnnad seed needs the seed's number, one of %s" (String.Join(", ", numbers)))
         if not (List.contains number numbers) then
             Options.fail (sprintf "unknown seed '%s'; expected one of %s" number (String.Join(", ", numbers)))
         let example =

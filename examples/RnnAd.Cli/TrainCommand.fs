@@ -145,7 +145,7 @@ module TrainCommand =
                 (match options.TruncateEvery with Some k -> sprintf "truncated BPTT every %d steps" k | None -> "full BPTT")
                 seed)
         field "matmul" (Gemm.describe ())
-        field "output" (sprintf "%s (training checkpoint), %s" output (Path.GetFileName curve))
+        field "output" (sprintf "%s (training checkpoint), %s (loss curve)" output curve)
         if s.Resumed then field "resuming" (sprintf "from epoch %d, batch %d (%d updates done)" (s.State.Epoch + 1) s.State.Batch s.State.StepsDone)
         if s.Spec.Dropout > 0.0 && s.Spec.Layers = 1 then
             Terminal.line t "  note: dropout acts between stacked layers, so with one layer it changes nothing (as in PyTorch)."
