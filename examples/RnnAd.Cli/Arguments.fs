@@ -97,7 +97,7 @@ type GradCheckArgs =
             | Bptt _ -> "truncate backpropagation every this many steps (default: full BPTT)."
             | Seed _ -> "seed of the parameters, inputs and targets (default 1)."
             | Finite_Differences -> "also compare both with centred finite differences (full BPTT only)."
-            | Strict -> "judge AD vs BPTT purely relatively (1e-10 per entry, no rounding-noise floor)."
+            | Strict -> "judge AD vs BPTT purely relatively, 1e-10 per entry (default: entries below 1e-5 to 1e-15 absolute, the rounding-noise floor)."
 
 /// `rnnad seed`: one of the seed lectures re-lived.
 type SeedArgs =

@@ -16,8 +16,10 @@ module Cli =
     /// so `--help` reads the same everywhere (and in the README).
     let parser: ArgumentParser<RnnadArgs> = ArgumentParser.Create<RnnadArgs>(programName = "rnnad", usageStringCharacterWidth = 100)
 
-    /// One line, whatever the message holds.
-    let private oneLine (message: string) = message.Replace("\r\n", " ").Replace('\n', ' ').Trim()
+    /// One line, whatever the message holds, without the " (Parameter 'name')" that ArgumentException appends
+    /// (the library's messages already name what is at fault, in words).
+    let private oneLine (message: string) =
+        Text.RegularExpressions.Regex.Replace(message.Replace("\r\n", " ").Replace('\n', ' ').Trim(), @" \(Parameter '[^']*'\)$", "")
 
     /// Argu's message is "ERROR: what is wrong." followed by the usage text of the (sub)command; the usage line
     /// names the command ("USAGE: rnnad train [--help] ...").
@@ -57,7 +59,7 @@ module Cli =
         | :? ArguParseException as e -> fail 2 (parseError e.Message)
         | UsageException message -> fail 2 ("rnnad: " + message)
         | CommandFailedException message -> fail 1 ("rnnad: " + message)
-        | :? OperationCanceledException -> fail 130 "rnnad: interrupted; the last checkpoint saved (if any) is intact"
+        | :? OperationCanceledException as e -> fail 130 ("rnnad: " + e.Message)
         | :? FileNotFoundException
         | :? DirectoryNotFoundException
         | :? InvalidDataException

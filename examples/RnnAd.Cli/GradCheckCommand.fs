@@ -15,18 +15,29 @@ module GradCheckCommand =
 
     let private error (e: float) = e.ToString("0.000e+00", CultureInfo.InvariantCulture)
 
-    /// A report as a table with the columns of `GradientReport.ToTable`, under its verdict.
+    /// A report as a table under its verdict. Plain output has the columns of `GradientReport.ToTable` with
+    /// every value round-trip exact; a terminal drops where the largest absolute error sits and shows the values
+    /// to 10 significant digits, so the table fits about 110 columns.
     let private show (t: Terminal) (what: string) (r: GradientReport) =
         let index (i: int[]) = "[" + String.Join(", ", i) + "]"
-        let value (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
-        Terminal.table t
-            (sprintf "%s%s vs %s: %s (every entry |a-b| / max(|a|, |b|, %s) <= %s; worst %s)"
-                what r.LeftLabel r.RightLabel (if r.Passed then "PASS" else "FAIL") (error r.Tolerance.Floor) (error r.Tolerance.Relative) (error r.MaxRelativeError))
-            [ "tensor", false; "shape", false; "max |a-b|", true; "at", false; "max rel", true; "at", false; r.LeftLabel, true; r.RightLabel, true; "ok", false ]
-            [ for row in r.Rows ->
-                [| row.Name; Shape.format row.Shape; error row.MaxAbsoluteError; index row.MaxAbsoluteIndex
-                   error row.MaxRelativeError; index row.MaxRelativeIndex; value row.Left; value row.Right
-                   (if row.Passed then "yes" else "NO") |] ]
+        let compact = t.Rich.IsSome
+        let value (v: float) = v.ToString((if compact then "G10" else "R"), CultureInfo.InvariantCulture)
+        let title =
+            sprintf "%s%s vs %s: %s (every entry |a-b| / max(|a|, |b|, %s) <= %s; worst %s)"
+                what r.LeftLabel r.RightLabel (if r.Passed then "PASS" else "FAIL") (error r.Tolerance.Floor) (error r.Tolerance.Relative) (error r.MaxRelativeError)
+        let ok (row: GradientRow) = if row.Passed then "yes" else "NO"
+        if compact then
+            Terminal.table t title
+                [ "tensor", false; "shape", false; "max |a-b|", true; "max rel", true; "at", false; r.LeftLabel, true; r.RightLabel, true; "ok", false ]
+                [ for row in r.Rows ->
+                    [| row.Name; Shape.format row.Shape; error row.MaxAbsoluteError; error row.MaxRelativeError; index row.MaxRelativeIndex
+                       value row.Left; value row.Right; ok row |] ]
+        else
+            Terminal.table t title
+                [ "tensor", false; "shape", false; "max |a-b|", true; "at", false; "max rel", true; "at", false; r.LeftLabel, true; r.RightLabel, true; "ok", false ]
+                [ for row in r.Rows ->
+                    [| row.Name; Shape.format row.Shape; error row.MaxAbsoluteError; index row.MaxAbsoluteIndex
+                       error row.MaxRelativeError; index row.MaxRelativeIndex; value row.Left; value row.Right; ok row |] ]
         Terminal.line t ""
 
     /// Runs the check; returns 0 when every comparison passed, 1 otherwise.

@@ -151,7 +151,10 @@ module TrainCommand =
             Terminal.line t "  note: dropout acts between stacked layers, so with one layer it changes nothing (as in PyTorch)."
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath output)) |> ignore
-        let save (state: TrainingState) = TrainingCheckpoint.save output s.Spec (Some s.Vocabulary.Tokens) state
+        let mutable saved = None
+        let save (state: TrainingState) =
+            TrainingCheckpoint.save output s.Spec (Some s.Vocabulary.Tokens) state
+            saved <- Some state.StepsDone
         let batchLosses = ResizeArray<float * float>()
         let epochReports = ResizeArray<EpochReport * int>()
         let mutable batchesThisEpoch = 0
@@ -180,6 +183,10 @@ module TrainCommand =
             with
             | TrainingDivergedException (message, _) ->
                 raise (CommandFailedException(message + "; try a lower --learning-rate or a smaller --clip-norm"))
+            | :? OperationCanceledException ->
+                match saved with
+                | Some steps -> raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" output steps))
+                | None -> raise (OperationCanceledException "interrupted before any checkpoint was saved (--checkpoint-every saves during training)")
         save final
 
         if t.Rich.IsSome then

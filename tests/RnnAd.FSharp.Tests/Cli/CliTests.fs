@@ -262,3 +262,27 @@ let terminals =
             Expect.equal (lines error).Length 1 (sprintf "one line on stderr, got: %s" error)
         }
     ]
+
+/// The repository's root: the first folder above the test suite's that holds RnnAd.sln.
+let private repositoryRoot () =
+    let rec up (folder: DirectoryInfo) =
+        if isNull folder then failtest "RnnAd.sln not found above the test suite's folder"
+        elif File.Exists(Path.Combine(folder.FullName, "RnnAd.sln")) then folder.FullName
+        else up folder.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+[<Tests>]
+let readme =
+    testList "Cli/readme" [
+        test "examples/RnnAd.Cli/README.md shows every command's current --help" {
+            let readme = File.ReadAllText(Path.Combine(repositoryRoot (), "examples", "RnnAd.Cli", "README.md")).Replace("\r\n", "\n")
+            for command in [ "train"; "sample"; "gradcheck"; "seed"; "info" ] do
+                let heading = sprintf "### rnnad %s\n\n```\n" command
+                let start = readme.IndexOf(heading, StringComparison.Ordinal)
+                if start < 0 then failtestf "the README has no section '### rnnad %s'" command
+                let from = start + heading.Length
+                let shown = readme.Substring(from, readme.IndexOf("\n```", from, StringComparison.Ordinal) - from)
+                let help = (rnnad [ command; "--help" ]).Out.Replace("\r\n", "\n").TrimEnd()
+                Expect.equal shown help (sprintf "the README's options of rnnad %s (regenerate them from rnnad %s --help)" command command)
+        }
+    ]
