@@ -170,7 +170,8 @@ module TrainCommand =
                             // x in epochs: update k of the whole run ends at k / batches-per-epoch.
                             batchLosses.Add(float r.Step / float batchesPerEpoch, r.Loss)
                             progress.Update (float (r.Step - s.State.StepsDone))
-                                (sprintf "epoch %d/%d  loss %s  %s batches/s" (r.Epoch + 1) epochs (Options.number 4 r.Loss) (Options.number 1 r.StepsPerSecond))
+                                (sprintf "epoch %d/%d  update %d/%d  loss %s  %s batches/s" (r.Epoch + 1) epochs r.Step (int64 epochs * int64 batchesPerEpoch)
+                                    (Options.number 4 r.Loss) (Options.number 1 r.StepsPerSecond))
                         | TrainingEvent.EpochCompleted e ->
                             epochReports.Add((e, batchesThisEpoch))
                             if t.Rich.IsNone then
