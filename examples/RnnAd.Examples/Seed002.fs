@@ -206,7 +206,7 @@ module Seed002 =
         write "    most 4 wrong characters after 100 updates; the other 8 still had 8 to 99 wrong. The lecture shows one run.)"
         write "    Other differences from the seed: its char_set = list(set(sentence)) orders the characters arbitrarily, RnnAd's"
         write "    vocabulary by frequency (only argmax ties could notice); the seed prints before each update, so its last line is"
-        write "    after 99 updates, and here the line after the 100th is printed too."
+        write "    after 99 updates, and here the line after the last update is printed too."
 
         metrics.AddRange
             [ "sentence.windows", float windows.Length
