@@ -8,7 +8,8 @@ namespace RnnAd.Examples
 module NumPyRandom =
 
     /// The first `count` numbers `np.random.randn` returns after `np.random.seed(seed)`, in order (row-major
-    /// when NumPy fills an array); bit for bit NumPy's where the platform's `log` is correctly rounded.
+    /// when NumPy fills an array); bit for bit NumPy's where both take `log` from the same C library (checked
+    /// against NumPy 1.24 on Linux).
     let standardNormal (seed: uint32) (count: int) : float[] =
         if count < 0 then invalidArg "count" (sprintf "the number of draws must be non-negative, got %d" count)
         let n, m = 624, 397

@@ -242,7 +242,7 @@ module Seed001 =
             | Some s when s >= 0 -> uint32 s
             | Some s -> invalidArg "options" (sprintf "seed 001 draws its weights with NumPy's generator, whose seed is in [0, 2^32); Seed is %d" s)
         let isNotebook = seed = notebookSeed
-        // The seed's 2000 iterations take about a second each in RnnAd; quick mode still covers the seed's
+        // Each of the seed's 2000-iteration runs takes under a second here; quick mode still covers the seed's
         // first printed losses (i = 0, 100, 200).
         let iterations = if options.Quick then 300 else 2000
         let files = ResizeArray<string>()
