@@ -17,7 +17,10 @@ module SeedCommand =
     /// The seed examples this build holds: one line each. Seed 002's example also covers 004 (the same
     /// sentence), so both numbers will name it.
     let available: (string * (ExampleOptions -> ExampleResult)) list =
-        [ "000", Seed000.run ]
+        [ "000", Seed000.run
+          "001", Seed001.run
+          "002", Seed002.run
+          "004", Seed002.run ]
 
     /// "7" and "007" both name seed 007.
     let private normalise (number: string) =

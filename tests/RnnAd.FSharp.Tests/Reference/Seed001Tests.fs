@@ -7,8 +7,8 @@ open RnnAd.FSharp.Tests
 open RnnAd.FSharp.Tests.Reference.Cases
 
 // Seed 001's network exactly: the four symbols h, e, l, o one-hot, input "hell", targets "ello", an Elman tanh
-// RNN and a linear layer at every step, hidden 3 (where the seed sees the vanishing gradient) and 6 (where it
-// learns). Weights are standard normal, as the seed's np.random.randn. Three computations must agree: AD, the
+// RNN and a linear layer at every step, hidden 3 (whose failure the seed blames on vanishing gradients, though
+// its code trains against the wrong targets: see examples/RnnAd.Examples/Seed001.fs) and 6. Weights are standard normal, as the seed's np.random.randn. Three computations must agree: AD, the
 // reference BPTT, and the seed's own hand-derived algorithm, transcribed below on plain arrays.
 
 let private symbols = "helo"
