@@ -21,7 +21,12 @@ module TrainCommand =
         { Spec: ModelSpec
           Vocabulary: Vocabulary
           State: TrainingState
-          Resumed: bool }
+          Resumed: bool
+          /// The checkpoint's metadata when resuming (empty for a fresh model).
+          Metadata: Map<string, string> }
+
+    /// The metadata key holding the options a run was started with, so a resume can refuse to change them.
+    let private optionsKey = "rnnad.cli.train"
 
     /// The loss curve's path: next to the checkpoint, `<name>.loss.png` (relative when the checkpoint's is).
     let lossCurvePath (checkpoint: string) : string =
@@ -69,7 +74,7 @@ module TrainCommand =
                 raise (InvalidDataException(sprintf "checkpoint '%s' holds a %s model, not a character language model" output (describeModel model.Spec)))
             if state.Epoch >= epochs then
                 raise (CommandFailedException(sprintf "the checkpoint '%s' has already trained %d epochs; ask for more with --epochs" output state.Epoch))
-            { Spec = model.Spec; Vocabulary = vocabulary; State = state; Resumed = true }
+            { Spec = model.Spec; Vocabulary = vocabulary; State = state; Resumed = true; Metadata = model.Metadata }
         else
             let vocabulary = Vocabulary.build VocabularyOptions.Default [ characters ]
             let embedding = Options.nonNegative "--embedding" (args.GetResult(TrainArgs.Embedding, 16))
@@ -84,7 +89,8 @@ module TrainCommand =
                   HeadHidden = []
                   Outputs = vocabulary.Count }
             let seed = args.GetResult(TrainArgs.Seed, 1)
-            { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false }
+            { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
+              Metadata = Map.empty }
 
     /// One epoch as a table row: epoch, loss, perplexity, seconds, batches per second.
     let private epochRow (batches: int) (e: EpochReport) : string[] =
@@ -121,6 +127,22 @@ module TrainCommand =
               Seed = Seed.derive seed "training"
               CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every") }
         let s = start args output characters options epochs
+        // Everything but --epochs shapes the continuation: a resume must use the options the run started with.
+        let fingerprint =
+            [ "text", source; "window", string window; "stride", string stride; "batch-size", string batchSize
+              "learning-rate", rate.ToString("R", CultureInfo.InvariantCulture); "optimizer", Optimizers.name options.Optimizer
+              "bptt", (match options.TruncateEvery with Some k -> string k | None -> "none")
+              "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed ]
+            |> List.map (fun (k, v) -> k + "=" + v) |> fun parts -> String.Join("; ", parts)
+        match s.Metadata.TryFind optionsKey with
+        | Some saved when s.Resumed && saved <> fingerprint ->
+            let differing =
+                let parse (text: string) = text.Split("; ") |> Array.map (fun kv -> let i = kv.IndexOf '=' in kv.[.. i - 1], kv.[i + 1 ..]) |> Map.ofArray
+                let before, now = parse saved, parse fingerprint
+                now |> Map.toList |> List.filter (fun (k, v) -> before.TryFind k <> Some v)
+                |> List.map (fun (k, v) -> sprintf "--%s %s (the run used %s)" k v (defaultArg (before.TryFind k) "nothing"))
+            raise (CommandFailedException(sprintf "--resume must repeat the options the run started with: %s" (String.Join(", ", differing))))
+        | _ -> ()
         let ids =
             match characters |> Array.tryFindIndex (fun c -> (s.Vocabulary.TryId c).IsNone) with
             | Some i ->
@@ -153,7 +175,7 @@ module TrainCommand =
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath output)) |> ignore
         let mutable saved = None
         let save (state: TrainingState) =
-            TrainingCheckpoint.save output s.Spec (Some s.Vocabulary.Tokens) state
+            TrainingCheckpoint.saveWith output s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
             saved <- Some state.StepsDone
         let batchLosses = ResizeArray<float * float>()
         let epochReports = ResizeArray<EpochReport * int>()

@@ -12,12 +12,17 @@ open RnnAd.FSharp.Storage
 module TrainingCheckpoint =
 
     /// Saves a training state atomically (the previous checkpoint at `path` survives any failure).
-    let save (path: string) (spec: ModelSpec) (vocabulary: string[] option) (state: TrainingState) : unit =
+    let rec save (path: string) (spec: ModelSpec) (vocabulary: string[] option) (state: TrainingState) : unit =
+        saveWith path spec vocabulary [] state
+
+    /// `save` with the caller's own metadata entries (for instance the options a run must be resumed with,
+    /// to refuse a resume that would silently change them); `load` returns them in the model's Metadata.
+    and saveWith (path: string) (spec: ModelSpec) (vocabulary: string[] option) (metadata: (string * string) list) (state: TrainingState) : unit =
         let progress =
             JsonSerializer.Serialize(
                 dict [ "epoch", int64 state.Epoch; "batch", int64 state.Batch; "steps_done", state.StepsDone; "optimizer_step", state.Optimizer.Step ])
         let buffers = state.Optimizer.Buffers.Entries |> Array.map (fun (name, t) -> Checkpoint.optimizerPrefix + name, t.Value)
-        Checkpoint.saveWith path spec vocabulary state.Parameters [ Checkpoint.trainingKey, progress ] buffers
+        Checkpoint.saveWith path spec vocabulary state.Parameters ((Checkpoint.trainingKey, progress) :: metadata) buffers
 
     /// Loads a training checkpoint: the model and the state to resume from.
     let load (path: string) : ModelCheckpoint * TrainingState =

@@ -133,8 +133,11 @@ module Trainer =
         SequenceModel.check spec state.Parameters
         let expectedBuffers = (Optimizers.init options.Optimizer state.Parameters).Buffers
         if state.Optimizer.Buffers.Names <> expectedBuffers.Names then
-            invalidArg "state" (sprintf "the optimizer state holds [%s], but %s keeps [%s]: resume with the optimizer the state was saved with"
-                                    (String.Join(", ", state.Optimizer.Buffers.Names)) (Optimizers.name options.Optimizer) (String.Join(", ", expectedBuffers.Names)))
+            let kinds (names: string[]) =
+                let distinct = names |> Array.map (fun n -> n.Substring(0, max 0 (n.IndexOf '.'))) |> Array.distinct
+                if distinct.Length = 0 then "no buffers" else String.Join(", ", distinct)
+            invalidArg "state" (sprintf "the optimizer state holds %s buffers, but %s keeps %s: resume with the optimizer the state was saved with"
+                                    (kinds state.Optimizer.Buffers.Names) (Optimizers.name options.Optimizer) (kinds expectedBuffers.Names))
         NamedTensors.checkCompatible "optimizer state" state.Optimizer.Buffers expectedBuffers
         let mutable state = state
         let history = ResizeArray<EpochReport>()

@@ -105,7 +105,12 @@ let train =
                 let a, b = Checkpoint.load modelStraight, Checkpoint.load modelResumed
                 for name, t in a.Parameters.Entries do
                     // Randomness derives from (seed, step) and the optimizer state is saved, so bit for bit.
-                    Expect.equal (b.Parameters.[name].ToArray()) (t.ToArray()) (sprintf "%s after resuming" name))
+                    Expect.equal (b.Parameters.[name].ToArray()) (t.ToArray()) (sprintf "%s after resuming" name)
+                // A resume that changes how the run trains would silently continue another run: refused.
+                let changed = rnnad [ "train"; "--text"; Path.Combine(resumed, "abcd.txt"); "--window"; "9"; "--stride"; "9"; "--batch-size"; "2"
+                                      "--sample-length"; "0"; "--output"; modelResumed; "--epochs"; "3"; "--resume" ]
+                Expect.equal changed.Code 1 "exit code"
+                Expect.stringContains changed.Error "--batch-size 2 (the run used 4)" "names the changed option")
         }
     ]
 
