@@ -273,7 +273,8 @@ module Seed000 =
         let fit = fitOf forward trained losses
         let m = report case t fit
         write (sprintf "    Accuracy %s against the ceiling %s of any network that sees one letter." (inv m.Accuracy) (inv ceiling))
-        // The same parameters through RnnAd's SequenceModel: the hand fold above is exactly the library's model.
+        // The same parameters through RnnAd's SequenceModel: the hand fold above is the library's model, up to the
+        // order in which its fast path adds biases and products (differences of a few ulps).
         let batch = { Input = SequenceInput.Tokens t.Inputs; Batch = 1; Time = t.Inputs.Length; Mask = None; Targets = t.Targets }
         let library = Evaluation.metrics spec trained [ batch ]
         let libraryLogits, _ = SequenceModel.forward spec trained RunOptions.Default batch

@@ -12,8 +12,6 @@ open RnnAd.FSharp.Storage
 [<RequireQualifiedAccess>]
 module internal FusedSteps =
 
-    let private sigmoid (x: float) = if x >= 0.0 then 1.0 / (1.0 + Math.Exp -x) else let e = Math.Exp x in e / (1.0 + e)
-
     let private check (name: string) (t: RawTensor) (shape: int[]) =
         if not (Shape.equal t.Shape shape) then
             Shape.fail "cell step" (sprintf "%s has shape %s, expected %s" name (Shape.format t.Shape) (Shape.format shape))
@@ -93,8 +91,10 @@ module internal FusedSteps =
                 checkProjection r.[0] t batch hidden
                 check "W_hh" r.[2] [| hidden; hidden |]
                 let out = preActivation (Some(r.[0], t)) r.[1] r.[2] r.[3]
-                for i in 0 .. out.Length - 1 do
-                    out.[i] <- if relu then (if out.[i] > 0.0 || Double.IsNaN out.[i] then out.[i] else 0.0) else Math.Tanh out.[i]
+                if relu then
+                    for i in 0 .. out.Length - 1 do
+                        if not (out.[i] > 0.0 || Double.IsNaN out.[i]) then out.[i] <- 0.0
+                else Elementwise.tanhInPlace (Span out)
                 RawTensor.ofOwned [| batch; hidden |] out)
             (fun r f g needed ->
                 // pre = xp + h·W_hhᵀ + b_hh, h' = act(pre): ∂pre = g ⊙ act'(pre), with act' from h' itself.
@@ -125,20 +125,17 @@ module internal FusedSteps =
                 let cd = r.[2].Data
                 for b in 0 .. batch - 1 do
                     let row = b * 4 * hidden
+                    Elementwise.sigmoidInPlace (a.AsSpan(row, 2 * hidden)) // i and f
+                    Elementwise.tanhInPlace (a.AsSpan(row + 2 * hidden, hidden)) // g
+                    Elementwise.sigmoidInPlace (a.AsSpan(row + 3 * hidden, hidden)) // o
                     for j in 0 .. hidden - 1 do
-                        let i = sigmoid a.[row + j]
-                        let f = sigmoid a.[row + hidden + j]
-                        let g = Math.Tanh a.[row + 2 * hidden + j]
-                        let o = sigmoid a.[row + 3 * hidden + j]
-                        a.[row + j] <- i
-                        a.[row + hidden + j] <- f
-                        a.[row + 2 * hidden + j] <- g
-                        a.[row + 3 * hidden + j] <- o
-                        let c' = f * cd.[b * hidden + j] + i * g
-                        let t = Math.Tanh c'
-                        tc.[b * hidden + j] <- t
-                        out.[b * 2 * hidden + j] <- o * t
+                        let c' = a.[row + hidden + j] * cd.[b * hidden + j] + a.[row + j] * a.[row + 2 * hidden + j]
+                        tc.[b * hidden + j] <- c'
                         out.[b * 2 * hidden + hidden + j] <- c'
+                Elementwise.tanhInPlace (Span tc)
+                for b in 0 .. batch - 1 do
+                    for j in 0 .. hidden - 1 do
+                        out.[b * 2 * hidden + j] <- a.[b * 4 * hidden + 3 * hidden + j] * tc.[b * hidden + j]
                 activations.Value <- a
                 cellTanh.Value <- tc
                 RawTensor.ofOwned [| batch; 2 * hidden |] out)
@@ -186,13 +183,14 @@ module internal FusedSteps =
                 for b in 0 .. batch - 1 do
                     let row = b * 3 * hidden
                     let xrow = row' r.[0] t b
+                    for j in 0 .. 2 * hidden - 1 do
+                        rzn.[row + j] <- x.[xrow + j] + hh.[row + j]
+                    Elementwise.sigmoidInPlace (rzn.AsSpan(row, 2 * hidden)) // r and z
                     for j in 0 .. hidden - 1 do
-                        let rg = sigmoid (x.[xrow + j] + hh.[row + j])
-                        let z = sigmoid (x.[xrow + hidden + j] + hh.[row + hidden + j])
-                        let n = Math.Tanh(x.[xrow + 2 * hidden + j] + rg * hh.[row + 2 * hidden + j])
-                        rzn.[row + j] <- rg
-                        rzn.[row + hidden + j] <- z
-                        rzn.[row + 2 * hidden + j] <- n
+                        rzn.[row + 2 * hidden + j] <- x.[xrow + 2 * hidden + j] + rzn.[row + j] * hh.[row + 2 * hidden + j]
+                    Elementwise.tanhInPlace (rzn.AsSpan(row + 2 * hidden, hidden)) // n
+                    for j in 0 .. hidden - 1 do
+                        let z, n = rzn.[row + hidden + j], rzn.[row + 2 * hidden + j]
                         out.[b * hidden + j] <- (1.0 - z) * n + z * hd.[b * hidden + j]
                 recurrent.Value <- hh
                 gates.Value <- rzn

@@ -62,8 +62,9 @@ let tests =
                 // No network that sees one letter can beat the ceiling, however it was trained (1e-12: the two are
                 // ratios of the same integers, computed in different orders).
                 Expect.isLessThanOrEqual (metric "AbAcAd-h2.accuracy") (199.0 / 299.0 + 1e-12) "the feed-forward net stays under the ceiling"
-                // The hand-folded RNN and SequenceModel run the same float operations in the same order.
-                Expect.equal (metric "AbAcAd-rnn.sequenceModelGap") 0.0 "the hand fold is the library's model, bit for bit"
+                // The hand-folded RNN and SequenceModel compute the same model; SequenceModel's fused path adds the
+                // biases and products in another order, so logits of size ~10 agree to a few ulps (1e-13).
+                Expect.isLessThan (metric "AbAcAd-rnn.sequenceModelGap") 1e-13 "the hand fold is the library's model"
                 Expect.isTrue (lines |> List.exists (fun l -> l.Contains "Quick mode")) "the report says it ran in quick mode"
                 Expect.isTrue (lines |> List.exists (fun l -> l.StartsWith "Wrote 13 pictures")) "the report ends with what it wrote")
         }
