@@ -18,13 +18,35 @@ type internal CblasDgemm =
 [<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
 type internal OpenBlasConfig = delegate of unit -> nativeint
 
+/// `openblas_set_num_threads`.
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type internal OpenBlasSetThreads = delegate of int -> unit
+
+/// `openblas_get_num_threads`.
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type internal OpenBlasGetThreads = delegate of unit -> int
+
 /// A GEMM provider that calls `cblas_dgemm` in a native BLAS library loaded at run time (OpenBLAS, BLIS, MKL…).
 [<Sealed>]
-type NativeBlasGemm internal (name: string, dgemm: CblasDgemm) =
+type NativeBlasGemm internal (name: string, dgemm: CblasDgemm, threads: (OpenBlasSetThreads * int) option) =
+    // OpenBLAS's own threads pay off only on large products: on the small per-step products of a recurrence
+    // (a few million multiply-adds) their start-up costs more than they save, so those run on one thread.
+    let mutable current = match threads with Some (_, n) -> n | None -> 0
+
+    /// Products of at least this many multiply-adds use all of OpenBLAS's threads; smaller ones one.
+    static member ThreadedThreshold = 1L <<< 23
+
     interface IGemmProvider with
         member _.Name = name
 
         member _.Gemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
+            match threads with
+            | Some (set, all) when all > 1 ->
+                let wanted = if int64 m * int64 n * int64 k >= NativeBlasGemm.ThreadedThreshold then all else 1
+                if wanted <> current then
+                    set.Invoke wanted
+                    current <- wanted
+            | _ -> ()
             use pa = fixed a
             use pb = fixed b
             use pc = fixed c
@@ -59,4 +81,10 @@ module NativeBlas =
                             let get = Marshal.GetDelegateForFunctionPointer<OpenBlasConfig> config
                             " (" + Marshal.PtrToStringAnsi(get.Invoke()) + ")"
                         | _ -> ""
-                    Ok(NativeBlasGemm(library + version, Marshal.GetDelegateForFunctionPointer<CblasDgemm> fn) :> IGemmProvider)
+                    let threads =
+                        match NativeLibrary.TryGetExport(handle, "openblas_set_num_threads"), NativeLibrary.TryGetExport(handle, "openblas_get_num_threads") with
+                        | (true, set), (true, get) ->
+                            Some(Marshal.GetDelegateForFunctionPointer<OpenBlasSetThreads> set,
+                                 (Marshal.GetDelegateForFunctionPointer<OpenBlasGetThreads> get).Invoke())
+                        | _ -> None
+                    Ok(NativeBlasGemm(library + version, Marshal.GetDelegateForFunctionPointer<CblasDgemm> fn, threads) :> IGemmProvider)
