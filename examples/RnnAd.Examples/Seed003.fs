@@ -42,13 +42,13 @@ module Seed003 =
           Fillers: int list
           LearningRate: float }
 
-    /// Full mode. The seed's RNN-cell model keeps the seed's sizes (embedding 100, hidden 300, fc 256). The seed
-    /// leaves the others' sizes open; 64 hidden units keep the bidirectional LSTM, the slowest, near a minute
-    /// and a half on two cores. The synthetic reviews never reach 200 words; IMDB reviews are cut to 80 and
-    /// capped at 500 per class and split, so that an IMDB run costs about what the synthetic one does (its
-    /// 800 training reviews of 80 words step through fewer padded positions than 1,600 batches of up to 48).
-    /// Adam at PyTorch's default 0.001: in trials the hidden-300 RNN stayed at chance at 0.002, and the seed's
-    /// 0.0001 learns too slowly for eight epochs.
+    /// Full mode, about 2 minutes on two shared cores. The seed's RNN-cell model keeps the seed's sizes
+    /// (embedding 100, hidden 300, fc 256). The seed leaves the others' sizes open; 64 hidden units keep the
+    /// bidirectional LSTM, the slowest, under a minute (128 doubled its time for about 1 point of accuracy in a
+    /// trial). The synthetic reviews never reach 200 words; IMDB reviews are cut to 80 and capped at 500 per
+    /// class and split, so that an IMDB run takes about as long (2.5 minutes on generated 200-word reviews
+    /// written in the IMDB layout). Adam at PyTorch's default 0.001: in a trial the hidden-300 RNN stayed at
+    /// chance at 0.002, and the seed's 0.0001 learns too slowly for eight epochs.
     let private fullSettings =
         { TrainPerClass = 1000; TestPerClass = 500; ImdbPerClass = 500; MaxLength = 200; ImdbMaxLength = 80
           MinFrequency = 10; Embedding = 100; CellHidden = 300; CellHead = 256; Hidden = 64
@@ -235,8 +235,9 @@ module Seed003 =
         if picked.Length = 0 then None else Some(float (picked |> Array.filter snd).Length / float picked.Length)
 
     /// Runs the seed: five sentiment classifiers trained with Adam, each reported per epoch with its confusion
-    /// matrix, a comparison table and what it teaches; writes the validation-accuracy curves and the best
-    /// model's confusion heat map into `options.OutputDirectory`.
+    /// matrix, then a comparison, measurements of negations, memory and gradient reach, and what they teach;
+    /// writes the accuracy and loss curves, the memory probe and the best model's confusion heat map into
+    /// `options.OutputDirectory`.
     let run (options: ExampleOptions) : ExampleResult =
         let directory = ExampleOptions.ensureOutputDirectory options
         let write = options.Write
