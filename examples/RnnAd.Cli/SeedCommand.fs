@@ -20,6 +20,7 @@ module SeedCommand =
         [ "000", Seed000.run
           "001", Seed001.run
           "002", Seed002.run
+          "003", Seed003.run
           "004", Seed002.run ]
 
     /// "7" and "007" both name seed 007.
