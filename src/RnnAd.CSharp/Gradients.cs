@@ -23,22 +23,7 @@ public sealed class Gradients
     public double[] GetValues(string name) => Find(name).ToArray();
 
     /// <summary>A copy with one parameter's gradient replaced by values of the same size.</summary>
-    public Gradients With(string name, IReadOnlyList<double> values)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        var shape = Find(name).Shape;
-        if (values.Count != Shape.numel(shape))
-            throw new ArgumentException($"The gradient of '{name}' has shape {Shape.format(shape)} ({Shape.numel(shape)} values), {values.Count} were given.", nameof(values));
-        var replaced = Tensor.Constant(RawTensorModule.ofArray(shape, values.ToArray()));
-        return new(NamedTensorsModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, Tensor, Tensor>((n, t) => n == name ? replaced : t), Inner));
-    }
+    public Gradients With(string name, IReadOnlyList<double> values) => new(Inner.Replace(name, values, "gradient"));
 
-    private Tensor Find(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var found = Inner.TryFind(name);
-        return found is null
-            ? throw new ArgumentException($"No gradient named '{name}'; present: {string.Join(", ", Inner.Names)}.", nameof(name))
-            : found.Value;
-    }
+    private Tensor Find(string name) => Inner.Find(name, "gradient");
 }

@@ -100,15 +100,8 @@ public sealed class RecurrentModel
     public double[] GetParameterValues(string name) => Find(name).ToArray();
 
     /// <summary>A copy of this model with one parameter replaced (row-major values of the same shape).</summary>
-    public RecurrentModel WithParameter(string name, IReadOnlyList<double> values)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        var shape = Find(name).Shape;
-        if (values.Count != Shape.numel(shape))
-            throw new ArgumentException($"Parameter '{name}' has shape {Shape.format(shape)} ({Shape.numel(shape)} values), {values.Count} were given.", nameof(values));
-        var replaced = Tensor.Constant(RawTensorModule.ofArray(shape, values.ToArray()));
-        return new RecurrentModel(Spec, NamedTensorsModule.map(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, Tensor, Tensor>((n, t) => n == name ? replaced : t), Parameters), Vocabulary);
-    }
+    public RecurrentModel WithParameter(string name, IReadOnlyList<double> values) =>
+        new(Spec, Parameters.Replace(name, values, "parameter"), Vocabulary);
 
     /// <summary>
     /// The most likely class at every step of every sequence (<see cref="OutputMode.EveryStep"/>; padded steps
@@ -136,14 +129,7 @@ public sealed class RecurrentModel
 
     internal RecurrentModel With(NamedTensors parameters) => new(Spec, parameters, Vocabulary);
 
-    private Tensor Find(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var found = Parameters.TryFind(name);
-        return found is null
-            ? throw new ArgumentException($"The model has no parameter '{name}'; it has {string.Join(", ", Parameters.Names)}.", nameof(name))
-            : found.Value;
-    }
+    private Tensor Find(string name) => Parameters.Find(name, "parameter");
 }
 
 /// <summary>How well a model does on a set of batches.</summary>

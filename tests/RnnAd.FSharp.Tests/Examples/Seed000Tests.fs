@@ -4,25 +4,7 @@ open System
 open System.IO
 open Expecto
 open RnnAd.Examples
-
-/// The eight bytes every PNG file starts with (PNG specification, section 5.2).
-let private pngSignature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
-
-/// Width and height from the IHDR chunk, which follows the signature: 4 bytes length, 4 bytes "IHDR", then
-/// width and height as big-endian 32-bit integers.
-let private pngSize (bytes: byte[]) =
-    let be (i: int) = (int bytes.[i] <<< 24) ||| (int bytes.[i + 1] <<< 16) ||| (int bytes.[i + 2] <<< 8) ||| int bytes.[i + 3]
-    be 16, be 20
-
-/// Runs seed 000 in quick mode into a fresh temporary folder, removed afterwards.
-let private runQuick (seed: int option) (check: string -> string list -> ExampleResult -> unit) =
-    let directory = Path.Combine(Path.GetTempPath(), "rnnad-seed000-" + Guid.NewGuid().ToString("N"))
-    try
-        let lines = ResizeArray<string>()
-        let result = Seed000.run { ExampleOptions.create directory with Quick = true; Write = lines.Add; Seed = seed }
-        check directory (List.ofSeq lines) result
-    finally
-        if Directory.Exists directory then Directory.Delete(directory, true)
+open RnnAd.FSharp.Tests.Examples.ExampleSupport
 
 let private cases = [ "abc-h1"; "abcd-h1"; "abcd-h2"; "abcde-h3"; "AbAcAd-h2"; "AbAcAd-rnn" ]
 
@@ -30,7 +12,7 @@ let private cases = [ "abc-h1"; "abcd-h1"; "abcd-h2"; "abcde-h3"; "AbAcAd-h2"; "
 let tests =
     testList "Examples/seed 000" [
         test "quick mode writes every picture as a PNG and reports sane metrics" {
-            runQuick None (fun directory lines result ->
+            runQuick Seed000.run "seed000" None (fun directory lines result ->
                 let expected =
                     [ for c in cases do
                         yield sprintf "seed000-%s-lines.png" c
@@ -46,10 +28,7 @@ let tests =
                     Expect.isTrue (width >= 300 && height >= 300) (sprintf "%s is %d × %d pixels, a readable size" file width height)
                 Expect.isEmpty (Directory.GetFiles(directory, "*.tmp")) "no temporary file is left behind"
 
-                let metric name =
-                    match result.Metrics.TryFind name with
-                    | Some v -> v
-                    | None -> failtestf "metric '%s' is missing; present: %A" name (result.Metrics |> Map.keys |> List.ofSeq)
+                let metric = metric result
                 for c in cases do
                     let accuracy, confidence = metric (c + ".accuracy"), metric (c + ".confidence")
                     Expect.isTrue (accuracy >= 0.0 && accuracy <= 1.0) (sprintf "%s accuracy %g is a fraction" c accuracy)
@@ -71,6 +50,6 @@ let tests =
 
         test "the same seed gives the same numbers" {
             let numbers (result: ExampleResult) = result.Metrics |> Map.remove "seconds"
-            runQuick (Some 5) (fun _ _ first -> runQuick (Some 5) (fun _ _ second -> Expect.equal (numbers second) (numbers first) "metrics of two runs"))
+            runQuick Seed000.run "seed000" (Some 5) (fun _ _ first -> runQuick Seed000.run "seed000" (Some 5) (fun _ _ second -> Expect.equal (numbers second) (numbers first) "metrics of two runs"))
         }
     ]

@@ -5,29 +5,7 @@ open System.IO
 open Expecto
 open RnnAd.Examples
 open RnnAd.FSharp.Tests
-
-/// The eight bytes every PNG file starts with (PNG specification, section 5.2).
-let private pngSignature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
-
-/// Width and height from the IHDR chunk that follows the signature (big-endian, at bytes 16 and 20).
-let private pngSize (bytes: byte[]) =
-    let be (i: int) = (int bytes.[i] <<< 24) ||| (int bytes.[i + 1] <<< 16) ||| (int bytes.[i + 2] <<< 8) ||| int bytes.[i + 3]
-    be 16, be 20
-
-/// Runs seed 001 in quick mode into a fresh temporary folder, removed afterwards.
-let private runQuick (seed: int option) (check: string -> string list -> ExampleResult -> unit) =
-    let directory = Path.Combine(Path.GetTempPath(), "rnnad-seed001-" + Guid.NewGuid().ToString("N"))
-    try
-        let lines = ResizeArray<string>()
-        let result = Seed001.run { ExampleOptions.create directory with Quick = true; Write = lines.Add; Seed = seed }
-        check directory (List.ofSeq lines) result
-    finally
-        if Directory.Exists directory then Directory.Delete(directory, true)
-
-let private metricOf (result: ExampleResult) (name: string) =
-    match result.Metrics.TryFind name with
-    | Some v -> v
-    | None -> failtestf "metric '%s' is missing; present: %A" name (result.Metrics |> Map.keys |> List.ofSeq)
+open RnnAd.FSharp.Tests.Examples.ExampleSupport
 
 /// A table of probabilities the seed printed (`print('before pred', pred)`), rows = steps h, e, l, l.
 let private expectTable (metric: string -> float) (run: string) (which: string) (printed: float list list) =
@@ -59,8 +37,8 @@ let tests =
         }
 
         test "quick mode reproduces the seed's printout, passes the gradient check and shows the gradient vanish" {
-            runQuick None (fun directory lines result ->
-                let metric = metricOf result
+            runQuick Seed001.run "seed001" None (fun directory lines result ->
+                let metric = metric result
                 Expect.equal (result.Files |> List.map Path.GetFileName |> List.sort)
                     [ "seed001-gradient-flow.png"; "seed001-loss.png"; "seed001-predictions.png" ] "the pictures written"
                 for file in result.Files do
@@ -123,10 +101,10 @@ let tests =
 
         test "another NumPy seed runs, leaves out the comparison with the printout, and gives the same numbers twice" {
             let numbers (result: ExampleResult) = result.Metrics |> Map.remove "seconds"
-            runQuick (Some 7) (fun _ lines first ->
+            runQuick Seed001.run "seed001" (Some 7) (fun _ lines first ->
                 Expect.isFalse (first.Metrics.ContainsKey "seedPrintGap") "no comparison with the notebook's printout"
                 Expect.isTrue (lines |> List.exists (fun l -> l.Contains "comparisons with the seed's printout are left out")) "the report says why"
-                runQuick (Some 7) (fun _ _ second -> Expect.equal (numbers second) (numbers first) "metrics of two runs"))
+                runQuick Seed001.run "seed001" (Some 7) (fun _ _ second -> Expect.equal (numbers second) (numbers first) "metrics of two runs"))
         }
 
         test "a negative seed is refused, naming the option" {

@@ -4,14 +4,7 @@ open System
 open System.IO
 open Expecto
 open RnnAd.Examples
-
-/// The eight bytes every PNG file starts with (PNG specification, section 5.2).
-let private pngSignature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
-
-/// Width and height from the IHDR chunk that follows the signature (big-endian, at bytes 16 and 20).
-let private pngSize (bytes: byte[]) =
-    let be (i: int) = (int bytes.[i] <<< 24) ||| (int bytes.[i + 1] <<< 16) ||| (int bytes.[i + 2] <<< 8) ||| int bytes.[i + 3]
-    be 16, be 20
+open RnnAd.FSharp.Tests.Examples.ExampleSupport
 
 /// Seed 002's sentence, copied from the seed.
 let private sentence =

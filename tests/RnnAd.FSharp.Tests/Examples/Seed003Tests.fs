@@ -5,38 +5,12 @@ open System.IO
 open Expecto
 open RnnAd.Examples
 open RnnAd.FSharp.Data
-
-/// The eight bytes every PNG file starts with (PNG specification, section 5.2).
-let private pngSignature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
-
-/// Width and height from the IHDR chunk, which follows the signature: 4 bytes length, 4 bytes "IHDR", then
-/// width and height as big-endian 32-bit integers.
-let private pngSize (bytes: byte[]) =
-    let be (i: int) = (int bytes.[i] <<< 24) ||| (int bytes.[i + 1] <<< 16) ||| (int bytes.[i + 2] <<< 8) ||| int bytes.[i + 3]
-    be 16, be 20
-
-/// A fresh temporary folder for `body`, removed afterwards.
-let private withFolder (label: string) (body: string -> unit) =
-    let directory = Path.Combine(Path.GetTempPath(), sprintf "rnnad-seed003-%s-%s" label (Guid.NewGuid().ToString("N")))
-    try body directory
-    finally
-        if Directory.Exists directory then Directory.Delete(directory, true)
-
-/// Runs seed 003 in quick mode into `directory`.
-let private runQuick (directory: string) (dataPath: string option) (seed: int option) : string list * ExampleResult =
-    let lines = ResizeArray<string>()
-    let result = Seed003.run { ExampleOptions.create directory with Quick = true; Write = lines.Add; DataPath = dataPath; Seed = seed }
-    List.ofSeq lines, result
+open RnnAd.FSharp.Tests.Examples.ExampleSupport
 
 let private models = [ "rnncell-mlp"; "rnn"; "lstm"; "gru"; "bilstm" ]
 
 /// Quick mode's epochs (a property of the example the tests pin, so a change to it is a visible decision).
 let private quickEpochs = 2
-
-let private metric (result: ExampleResult) (name: string) : float =
-    match result.Metrics.TryFind name with
-    | Some v -> v
-    | None -> failtestf "metric '%s' is missing; present: %A" name (result.Metrics |> Map.keys |> List.ofSeq)
 
 /// The checks every run must pass, whatever its data: pictures, and every model's numbers present and sane.
 let private checkRun (directory: string) (testReviews: int) (result: ExampleResult) =
@@ -88,8 +62,8 @@ let private checkRun (directory: string) (testReviews: int) (result: ExampleResu
 let tests =
     testList "Examples/seed 003" [
         test "quick mode on the synthetic reviews reports every model and writes valid pictures" {
-            withFolder "quick" (fun directory ->
-                let lines, result = runQuick directory None None
+            withFolder "seed003-quick" (fun directory ->
+                let lines, result = runQuickIn Seed003.run directory None None
                 // Quick mode generates 12 test reviews per class.
                 checkRun directory 24 result
                 Expect.equal (metric result "testReviews") 24.0 "12 synthetic test reviews per class"
@@ -103,12 +77,12 @@ let tests =
         }
 
         test "an IMDB-layout folder is read instead of the synthetic reviews" {
-            withFolder "imdb" (fun root ->
+            withFolder "seed003-imdb" (fun root ->
                 // A tiny IMDB folder: 6 training and 3 test reviews per class, written with the library's writer.
                 let reviews = SyntheticReviews.generate 11 6 3
                 Imdb.write (Path.Combine(root, "aclImdb")) reviews
                 let output = Path.Combine(root, "out")
-                let lines, result = runQuick output (Some(Path.Combine(root, "aclImdb"))) None
+                let lines, result = runQuickIn Seed003.run output (Some(Path.Combine(root, "aclImdb"))) None
                 checkRun output 6 result
                 // 12 training reviews (fewer than the quick cap of 24 per class), 12 / 5 = 2 held out.
                 Expect.equal (metric result "trainReviews") 10.0 "the training reviews read from the folder"
@@ -118,11 +92,11 @@ let tests =
         }
 
         test "a missing IMDB folder fails naming it" {
-            withFolder "missing" (fun root ->
+            withFolder "seed003-missing" (fun root ->
                 let missing = Path.Combine(root, "no-such-imdb")
                 let message =
                     try
-                        runQuick (Path.Combine(root, "out")) (Some missing) None |> ignore
+                        runQuickIn Seed003.run (Path.Combine(root, "out")) (Some missing) None |> ignore
                         None
                     with :? DirectoryNotFoundException as e -> Some e.Message
                 match message with
@@ -133,10 +107,10 @@ let tests =
         test "the same seed gives the same numbers" {
             let numbers (result: ExampleResult) =
                 result.Metrics |> Map.filter (fun k _ -> not (k = "seconds" || k.EndsWith ".seconds"))
-            withFolder "a" (fun a ->
-                withFolder "b" (fun b ->
-                    let _, first = runQuick a None (Some 5)
-                    let _, second = runQuick b None (Some 5)
+            withFolder "seed003-a" (fun a ->
+                withFolder "seed003-b" (fun b ->
+                    let _, first = runQuickIn Seed003.run a None (Some 5)
+                    let _, second = runQuickIn Seed003.run b None (Some 5)
                     Expect.equal (numbers second) (numbers first) "metrics of two runs"))
         }
     ]
