@@ -41,3 +41,14 @@ let metric (result: ExampleResult) (name: string) : float =
     match result.Metrics.TryFind name with
     | Some v -> v
     | None -> failtestf "metric '%s' is missing; present: %A" name (result.Metrics |> Map.keys |> List.ofSeq)
+
+/// Every file written lies in `directory` and is a PNG of at least the given size; no temporary file is left.
+let checkPictures (directory: string) (files: string list) (minWidth: int) (minHeight: int) =
+    for file in files do
+        Expect.equal (Path.GetDirectoryName file) (Path.GetFullPath directory) (sprintf "%s lies in the output folder" file)
+        let bytes = File.ReadAllBytes file
+        Expect.isGreaterThan bytes.Length 24 (sprintf "%s holds more than a PNG header" file)
+        Expect.equal bytes.[0..7] pngSignature (sprintf "%s starts with the PNG signature" file)
+        let width, height = pngSize bytes
+        Expect.isTrue (width >= minWidth && height >= minHeight) (sprintf "%s is %d × %d pixels, a readable size" file width height)
+    Expect.isEmpty (Directory.GetFiles(directory, "*.tmp")) "no temporary file is left behind"

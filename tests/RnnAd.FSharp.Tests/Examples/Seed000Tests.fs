@@ -19,14 +19,7 @@ let tests =
                         yield sprintf "seed000-%s-heatmap.png" c
                       yield "seed000-loss.png" ]
                 Expect.equal (result.Files |> List.map Path.GetFileName |> List.sort) (List.sort expected) "the pictures written"
-                for file in result.Files do
-                    Expect.equal (Path.GetDirectoryName file) (Path.GetFullPath directory) (sprintf "%s lies in the output folder" file)
-                    let bytes = File.ReadAllBytes file
-                    Expect.isGreaterThan bytes.Length 24 (sprintf "%s holds more than a PNG header" file)
-                    Expect.equal bytes.[0..7] pngSignature (sprintf "%s starts with the PNG signature" file)
-                    let width, height = pngSize bytes
-                    Expect.isTrue (width >= 300 && height >= 300) (sprintf "%s is %d × %d pixels, a readable size" file width height)
-                Expect.isEmpty (Directory.GetFiles(directory, "*.tmp")) "no temporary file is left behind"
+                checkPictures directory result.Files 300 300
 
                 let metric = metric result
                 for c in cases do

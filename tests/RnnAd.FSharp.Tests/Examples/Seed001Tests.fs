@@ -41,14 +41,7 @@ let tests =
                 let metric = metric result
                 Expect.equal (result.Files |> List.map Path.GetFileName |> List.sort)
                     [ "seed001-gradient-flow.png"; "seed001-loss.png"; "seed001-predictions.png" ] "the pictures written"
-                for file in result.Files do
-                    Expect.equal (Path.GetDirectoryName file) (Path.GetFullPath directory) (sprintf "%s lies in the output folder" file)
-                    let bytes = File.ReadAllBytes file
-                    Expect.isGreaterThan bytes.Length 24 (sprintf "%s holds more than a PNG header" file)
-                    Expect.equal bytes.[0..7] pngSignature (sprintf "%s starts with the PNG signature" file)
-                    let width, height = pngSize bytes
-                    Expect.isTrue (width >= 300 && height >= 200) (sprintf "%s is %d × %d pixels, a readable size" file width height)
-                Expect.isEmpty (Directory.GetFiles(directory, "*.tmp")) "no temporary file is left behind"
+                checkPictures directory result.Files 300 200
 
                 // The seed's own 'before pred' tables (hidden 3, the first run; after the notebook's call at rate 0.001;
                 // hidden 6), copied from the seed: the example starts from the notebook's weights.

@@ -15,15 +15,8 @@ let private quickEpochs = 2
 /// The checks every run must pass, whatever its data: pictures, and every model's numbers present and sane.
 let private checkRun (directory: string) (testReviews: int) (result: ExampleResult) =
     Expect.equal (result.Files |> List.map Path.GetFileName) [ "seed003-accuracy.png"; "seed003-memory.png"; "seed003-confusion.png" ] "the pictures written"
-    for file in result.Files do
-        Expect.equal (Path.GetDirectoryName file) (Path.GetFullPath directory) (sprintf "%s lies in the output folder" file)
-        let bytes = File.ReadAllBytes file
-        Expect.isGreaterThan bytes.Length 24 (sprintf "%s holds more than a PNG header" file)
-        Expect.equal bytes.[0..7] pngSignature (sprintf "%s starts with the PNG signature" file)
-        let width, height = pngSize bytes
-        // The 2 × 2 confusion heat map is the smallest picture: Plotting draws it 448 × 180.
-        Expect.isTrue (width >= 400 && height >= 150) (sprintf "%s is %d × %d pixels, a readable size" file width height)
-    Expect.isEmpty (Directory.GetFiles(directory, "*.tmp")) "no temporary file is left behind"
+    // The 2 × 2 confusion heat map is the smallest picture: Plotting draws it 448 × 180.
+    checkPictures directory result.Files 400 150
     let fraction what (v: float) = Expect.isTrue (v >= 0.0 && v <= 1.0) (sprintf "%s = %g is a fraction" what v)
     let finite what (v: float) = Expect.isTrue (Double.IsFinite v && v >= 0.0) (sprintf "%s = %g is a finite non-negative loss" what v)
     Expect.equal (metric result "classes") 2.0 "negative and positive"
