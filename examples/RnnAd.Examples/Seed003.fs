@@ -414,7 +414,6 @@ module Seed003 =
                     let a = (Evaluation.metrics o.Model.Spec o.Parameters (Batching.inOrder 256 (Batching.classification pad) padded)).Accuracy
                     metrics.Add(sprintf "%s.filler%d.accuracy" o.Model.Key k, a)
                     a) |> Array.ofList)
-        let most = List.last s.Fillers
         write ""
         write (sprintf "Test accuracy with k neutral words appended after every review (\"%s …\"), which changes no verdict:"
                    (String.Join(" ", filler |> Array.truncate 8)))

@@ -53,7 +53,7 @@ module internal FusedSteps =
         Tensor.Constant(RawTensor.ofOwned [| rows; cols |] out)
 
     /// Offset of row b of time step t in the (batch, time, width) input projection.
-    let private row' (xp: RawTensor) (t: int) (b: int) = (b * xp.Shape.[1] + t) * xp.Shape.[2]
+    let private projectionRow (xp: RawTensor) (t: int) (b: int) = (b * xp.Shape.[1] + t) * xp.Shape.[2]
 
     /// Checks the input projection (batch, time, width) and the time step read from it.
     let private checkProjection (xp: RawTensor) (t: int) (batch: int) (width: int) =
@@ -69,7 +69,7 @@ module internal FusedSteps =
         | Some (x, t) ->
             let xd = x.Data
             for b in 0 .. batch - 1 do
-                let src = row' x t b
+                let src = projectionRow x t b
                 for j in 0 .. width - 1 do
                     out.[b * width + j] <- xd.[src + j] + out.[b * width + j]
         | None -> ()
@@ -182,7 +182,7 @@ module internal FusedSteps =
                 let out = Array.zeroCreate (batch * hidden)
                 for b in 0 .. batch - 1 do
                     let row = b * 3 * hidden
-                    let xrow = row' r.[0] t b
+                    let xrow = projectionRow r.[0] t b
                     for j in 0 .. 2 * hidden - 1 do
                         rzn.[row + j] <- x.[xrow + j] + hh.[row + j]
                     Elementwise.sigmoidInPlace (rzn.AsSpan(row, 2 * hidden)) // r and z

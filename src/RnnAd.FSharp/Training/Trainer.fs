@@ -131,14 +131,19 @@ module Trainer =
         validate options
         SequenceModel.validate spec
         SequenceModel.check spec state.Parameters
-        let expectedBuffers = (Optimizers.init options.Optimizer state.Parameters).Buffers
-        if state.Optimizer.Buffers.Names <> expectedBuffers.Names then
+        // The optimizer keeps one buffer per kind and parameter, named `<kind>.<parameter>`, of the parameter's shape.
+        let expectedBuffers =
+            [| for kind in Optimizers.bufferNames options.Optimizer do
+                 for name, t in state.Parameters.Entries -> kind + "." + name, t.Shape |]
+        if state.Optimizer.Buffers.Names <> Array.map fst expectedBuffers then
             let kinds (names: string[]) =
                 let distinct = names |> Array.map (fun n -> n.Substring(0, max 0 (n.IndexOf '.'))) |> Array.distinct
                 if distinct.Length = 0 then "no buffers" else String.Join(", ", distinct)
             invalidArg "state" (sprintf "the optimizer state holds %s buffers, but %s keeps %s: resume with the optimizer the state was saved with"
-                                    (kinds state.Optimizer.Buffers.Names) (Optimizers.name options.Optimizer) (kinds expectedBuffers.Names))
-        NamedTensors.checkCompatible "optimizer state" state.Optimizer.Buffers expectedBuffers
+                                    (kinds state.Optimizer.Buffers.Names) (Optimizers.name options.Optimizer) (kinds (Array.map fst expectedBuffers)))
+        for (name, shape), buffer in Array.zip expectedBuffers state.Optimizer.Buffers.Tensors do
+            if not (Shape.equal buffer.Shape shape) then
+                Shape.fail "optimizer state" (sprintf "'%s' has shape %s in one collection and %s in the other" name (Shape.format buffer.Shape) (Shape.format shape))
         let mutable state = state
         let history = ResizeArray<EpochReport>()
         let clock = Stopwatch.StartNew()
@@ -168,13 +173,14 @@ module Trainer =
                             DropoutSeed = (if spec.Dropout > 0.0 then Some(Seed.deriveIndexed (Seed.deriveIndexed options.Seed "dropout" state.StepsDone) "chunk" (int64 c)) else None)
                             Initial = carried
                             DetachEvery = detachEvery }
-                    let mutable finals = [||]
+                    // The loss function also hands out the chunk's final states, detached below, for the next chunk.
+                    let finals = ref [||]
                     let loss, grads =
                         Ad.Named.valueAndGrad (fun p ->
                             let l, f = SequenceModel.loss spec p runOptions chunks.[c]
-                            finals <- f
+                            finals.Value <- f
                             l) state.Parameters
-                    carried <- Some(finals |> Array.map Sequence.detach)
+                    carried <- Some(finals.Value |> Array.map Sequence.detach)
                     let lossValue = loss.ToScalar()
                     let fail (why: string) =
                         raise (TrainingDivergedException(sprintf "training diverged at epoch %d, batch %d (step %d): %s" epoch b (state.StepsDone + 1L) why, beforeBatch))
