@@ -94,7 +94,7 @@ module internal FusedSteps =
                 if relu then
                     for i in 0 .. out.Length - 1 do
                         if not (out.[i] > 0.0 || Double.IsNaN out.[i]) then out.[i] <- 0.0
-                else Elementwise.tanhInPlace (Span out)
+                else VectorMath.tanhInPlace (Span out)
                 RawTensor.ofOwned [| batch; hidden |] out)
             (fun r f g needed ->
                 // pre = xp + h·W_hhᵀ + b_hh, h' = act(pre): ∂pre = g ⊙ act'(pre), with act' from h' itself.
@@ -125,14 +125,14 @@ module internal FusedSteps =
                 let cd = r.[2].Data
                 for b in 0 .. batch - 1 do
                     let row = b * 4 * hidden
-                    Elementwise.sigmoidInPlace (a.AsSpan(row, 2 * hidden)) // i and f
-                    Elementwise.tanhInPlace (a.AsSpan(row + 2 * hidden, hidden)) // g
-                    Elementwise.sigmoidInPlace (a.AsSpan(row + 3 * hidden, hidden)) // o
+                    VectorMath.sigmoidInPlace (a.AsSpan(row, 2 * hidden)) // i and f
+                    VectorMath.tanhInPlace (a.AsSpan(row + 2 * hidden, hidden)) // g
+                    VectorMath.sigmoidInPlace (a.AsSpan(row + 3 * hidden, hidden)) // o
                     for j in 0 .. hidden - 1 do
                         let c' = a.[row + hidden + j] * cd.[b * hidden + j] + a.[row + j] * a.[row + 2 * hidden + j]
                         tc.[b * hidden + j] <- c'
                         out.[b * 2 * hidden + hidden + j] <- c'
-                Elementwise.tanhInPlace (Span tc)
+                VectorMath.tanhInPlace (Span tc)
                 for b in 0 .. batch - 1 do
                     for j in 0 .. hidden - 1 do
                         out.[b * 2 * hidden + j] <- a.[b * 4 * hidden + 3 * hidden + j] * tc.[b * hidden + j]
@@ -185,10 +185,10 @@ module internal FusedSteps =
                     let xrow = projectionRow r.[0] t b
                     for j in 0 .. 2 * hidden - 1 do
                         rzn.[row + j] <- x.[xrow + j] + hh.[row + j]
-                    Elementwise.sigmoidInPlace (rzn.AsSpan(row, 2 * hidden)) // r and z
+                    VectorMath.sigmoidInPlace (rzn.AsSpan(row, 2 * hidden)) // r and z
                     for j in 0 .. hidden - 1 do
                         rzn.[row + 2 * hidden + j] <- x.[xrow + 2 * hidden + j] + rzn.[row + j] * hh.[row + 2 * hidden + j]
-                    Elementwise.tanhInPlace (rzn.AsSpan(row + 2 * hidden, hidden)) // n
+                    VectorMath.tanhInPlace (rzn.AsSpan(row + 2 * hidden, hidden)) // n
                     for j in 0 .. hidden - 1 do
                         let z, n = rzn.[row + hidden + j], rzn.[row + 2 * hidden + j]
                         out.[b * hidden + j] <- (1.0 - z) * n + z * hd.[b * hidden + j]

@@ -3,6 +3,7 @@ namespace RnnAd.FSharp.Reference
 open System
 open MathNet.Numerics.LinearAlgebra
 open RnnAd.FSharp
+open RnnAd.FSharp.Storage
 
 /// MathNet dense matrices for the hand-written passes, and their conversions to and from RnnAd tensors.
 /// RnnAd tensors are row-major, MathNet stores column-major: every conversion goes through the explicit
@@ -55,9 +56,13 @@ module internal Dense =
     let selectRows (keep: bool[]) (a: Matrix<float>) (b: Matrix<float>) : Matrix<float> =
         Matrix<float>.Build.Dense(a.RowCount, a.ColumnCount, fun i j -> if keep.[i] then a.[i, j] else b.[i, j])
 
-    /// The logistic function, in the form that neither overflows nor loses precision for large |x| (the same
-    /// form as the storage kernels, so values agree to the last bit with the AD side's).
-    let sigmoid (x: float) : float = if x >= 0.0 then 1.0 / (1.0 + Math.Exp -x) else let e = Math.Exp x in e / (1.0 + e)
+    /// The logistic function. The reference derives its own gradients but shares the storage kernels'
+    /// elementary functions, so forward values agree to the last bit with the AD side's and the comparison
+    /// measures the derivatives alone (`VectorMath` is tested against exact values on its own).
+    let sigmoid (x: float) : float = VectorMath.sigmoid x
+
+    /// tanh x, shared with the storage kernels for the reason given at `sigmoid`.
+    let tanh (x: float) : float = VectorMath.tanh x
 
     /// max(x, 0), NaN kept.
     let relu (x: float) : float = if x > 0.0 then x elif Double.IsNaN x then x else 0.0

@@ -28,7 +28,7 @@ module internal GruBackprop =
         let r = Dense.map Dense.sigmoid (xBlock 0 + hBlock 0)
         let z = Dense.map Dense.sigmoid (xBlock 1 + hBlock 1)
         let hn = hBlock 2
-        let n = Dense.map tanh (xBlock 2 + Dense.hadamard r hn)
+        let n = Dense.map Dense.tanh (xBlock 2 + Dense.hadamard r hn)
         let hNext = Dense.hadamard (Dense.map (fun v -> 1.0 - v) z) n + Dense.hadamard z h
         { R = r; Z = z; N = n; HhN = hn; H = h; HNext = hNext }
 

@@ -28,10 +28,10 @@ module internal LstmBackprop =
         let block k = Dense.columns (k * hidden) hidden a
         let i = Dense.map Dense.sigmoid (block 0)
         let f = Dense.map Dense.sigmoid (block 1)
-        let g = Dense.map tanh (block 2)
+        let g = Dense.map Dense.tanh (block 2)
         let o = Dense.map Dense.sigmoid (block 3)
         let cNext = Dense.hadamard f c + Dense.hadamard i g
-        let tanhC = Dense.map tanh cNext
+        let tanhC = Dense.map Dense.tanh cNext
         { I = i; F = f; G = g; O = o; C = c; TanhCNext = tanhC; HNext = Dense.hadamard o tanhC; CNext = cNext }
 
     /// From ∂L/∂h' and ∂L/∂c' (what later steps send back through the cell state) to the pre-activation

@@ -14,7 +14,7 @@ module internal RnnBackprop =
     let forward (relu: bool) (p: DenseCell) (h: Matrix<float>) (x: Matrix<float>) : Cache =
         let aIh, aHh = DenseCell.preActivations p h x
         let pre = aIh + aHh
-        { Pre = pre; HNext = Dense.map (if relu then Dense.relu else tanh) pre }
+        { Pre = pre; HNext = Dense.map (if relu then Dense.relu else Dense.tanh) pre }
 
     /// From ∂L/∂h' to the pre-activation gradients.
     let backward (relu: bool) (cache: Cache) (dHNext: Matrix<float>) : StepGradients =

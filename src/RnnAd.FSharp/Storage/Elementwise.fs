@@ -124,26 +124,15 @@ module Elementwise =
     let exp a = map Math.Exp a
     /// ln x
     let log a = map Math.Log a
-    /// tanh of every element of a span, in place (`Math.Tanh`: within an ulp; a vectorised tanh a few ulps
-    /// off was measured to push AD-vs-BPTT differences on cancellation-prone entries from 8e-11 to 2e-7).
-    let tanhInPlace (values: Span<float>) : unit =
-        for i in 0 .. values.Length - 1 do
-            values.[i] <- Math.Tanh values.[i]
-    /// The logistic function of every element of a span, in place, in the form that neither overflows nor
-    /// loses precision for large |x|: 1/(1 + e⁻ˣ) for x ≥ 0, eˣ/(1 + eˣ) below.
-    let sigmoidInPlace (values: Span<float>) : unit =
-        for i in 0 .. values.Length - 1 do
-            let x = values.[i]
-            values.[i] <- if x >= 0.0 then 1.0 / (1.0 + Math.Exp -x) else let e = Math.Exp x in e / (1.0 + e)
-    /// tanh x
+    /// tanh x (`VectorMath.tanh`)
     let tanh (a: RawTensor) =
         let out = Array.copy a.Data
-        tanhInPlace (Span out)
+        VectorMath.tanhInPlace (Span out)
         RawTensor.ofOwned a.Shape out
-    /// The logistic function (see `sigmoidInPlace`).
+    /// The logistic function 1/(1 + e⁻ˣ) (`VectorMath.sigmoid`)
     let sigmoid (a: RawTensor) =
         let out = Array.copy a.Data
-        sigmoidInPlace (Span out)
+        VectorMath.sigmoidInPlace (Span out)
         RawTensor.ofOwned a.Shape out
     /// max(x, 0)
     let relu a = map (fun x -> if x > 0.0 then x else if Double.IsNaN x then x else 0.0) a
