@@ -26,10 +26,7 @@ module internal FusedSteps =
 
     /// buffer[j] += Σ_r src[r, j]: the adjoint of a bias added to every row.
     let private addColumnSums (src: float[]) (width: int) (buffer: float[]) =
-        for r in 0 .. src.Length / width - 1 do
-            let o = r * width
-            for j in 0 .. width - 1 do
-                buffer.[j] <- buffer.[j] + src.[o + j]
+        VectorMath.addColumnSums (ReadOnlySpan src) width (Span buffer)
 
     /// The contributions shared by every cell: ∂/∂W_hh = dgᵀ·h added through GEMM, ∂/∂b_hh = column sums of dg.
     let private weightContributions (dg: RawTensor) (h: RawTensor) : Contribution * Contribution =

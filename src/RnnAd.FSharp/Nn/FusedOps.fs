@@ -35,10 +35,7 @@ module internal FusedOps =
                           fun buffer -> MatMul.matmulInto true false g2 x2 1.0 buffer; true)
                    Sparse((fun () -> Tensor.Constant(Reductions.sumDim 0 false g2)),
                           fun buffer ->
-                              let gd = g2.Data
-                              for i in 0 .. rows - 1 do
-                                  for j in 0 .. outputs - 1 do
-                                      buffer.[j] <- buffer.[j] + gd.[i * outputs + j]
+                              VectorMath.addColumnSums (ReadOnlySpan(g2.Data, 0, rows * outputs)) outputs (Span buffer)
                               true) |])
 
     /// Σ_p w_p·(logΣ_c exp(z_pc) − z_p,target_p), divided by `scale`, for logits z (…, C).

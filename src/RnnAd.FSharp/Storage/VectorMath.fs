@@ -142,3 +142,26 @@ module VectorMath =
 
     /// The logistic function of every element of a span, in place.
     let sigmoidInPlace (values: Span<float>) : unit = apply sigmoidVector values
+
+    /// dst = x + y element-wise (spans of one length); the bits of scalar adds, four lanes at a time.
+    let add (x: ReadOnlySpan<float>) (y: ReadOnlySpan<float>) (dst: Span<float>) : unit =
+        if x.Length <> dst.Length || y.Length <> dst.Length then
+            invalidArg "dst" (sprintf "spans of lengths %d, %d and %d cannot be added element-wise" x.Length y.Length dst.Length)
+        let rx = &MemoryMarshal.GetReference x
+        let ry = &MemoryMarshal.GetReference y
+        let rd = &MemoryMarshal.GetReference dst
+        let full = dst.Length - dst.Length % V.Count
+        let mutable i = 0
+        while i < full do
+            (Vector256.LoadUnsafe(&rx, unativeint i) + Vector256.LoadUnsafe(&ry, unativeint i)).StoreUnsafe(&rd, unativeint i)
+            i <- i + V.Count
+        for j in full .. dst.Length - 1 do
+            dst.[j] <- x.[j] + y.[j]
+
+    /// dst[j] += Σ_r rows[r·width + j] for rows of `width` values laid end to end, rows added in order (the
+    /// adjoint of a bias added to every row).
+    let addColumnSums (rows: ReadOnlySpan<float>) (width: int) (dst: Span<float>) : unit =
+        if width <> dst.Length || width <= 0 || rows.Length % width <> 0 then
+            invalidArg "rows" (sprintf "%d values are not whole rows of width %d (destination %d)" rows.Length width dst.Length)
+        for r in 0 .. rows.Length / width - 1 do
+            add (Span<float>.op_Implicit dst) (rows.Slice(r * width, width)) dst
