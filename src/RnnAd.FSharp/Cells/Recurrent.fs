@@ -107,7 +107,7 @@ module Recurrent =
                       BiasHh = ps.[prefix + "bias_hh" + s] })) }
 
     /// The stack run over (batch, time, input): the top layer's outputs if `topOutputs` (a LastStep head
-    /// reads only the final states, so it skips stacking them), and the final states (see `run`).
+    /// reads only the final states), and the final states (see `run`).
     let runWith (topOutputs: bool) (p: RecurrentParams) (options: RunOptions) (mask: RawTensor option) (xs: Tensor) : Tensor option * CellState[] =
         let spec = p.Spec
         if xs.Rank <> 3 || xs.Shape.[2] <> spec.InputSize then
@@ -124,7 +124,6 @@ module Recurrent =
             options.Probes |> Option.map (fun ps ->
                 if ps.Length <> states then Shape.fail "recurrent" (sprintf "probes for %d states, the stack has %d" ps.Length states)
                 if reversed then Array.rev ps.[index] else ps.[index])
-        let stack (all: CellState[]) = Tensor.Stack(all |> Array.map (fun s -> s.H), 1)
         let finals = Array.zeroCreate states
         let mutable input = Some xs
         for l in 0 .. spec.Layers - 1 do
@@ -132,21 +131,21 @@ module Recurrent =
             let needed = l < spec.Layers - 1 || topOutputs
             let sequenceOptions mask probes =
                 { Mask = mask; DetachEvery = options.DetachEvery; Probes = probes; CheckpointEvery = options.CheckpointEvery; StartStep = 0 }
-            let forward = Sequence.states spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] (sequenceOptions mask (probesOf (l * spec.Directions) false)) x
-            finals.[l * spec.Directions] <- Array.last forward
+            let forward, last = Sequence.run spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] (sequenceOptions mask (probesOf (l * spec.Directions) false)) x
+            finals.[l * spec.Directions] <- last
             let backward =
                 if spec.Bidirectional then
-                    let states = Sequence.states spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] (sequenceOptions reversedMask (probesOf (l * spec.Directions + 1) true)) (x.Flip 1)
-                    finals.[l * spec.Directions + 1] <- Array.last states
-                    Some states
+                    let outputs, last = Sequence.run spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] (sequenceOptions reversedMask (probesOf (l * spec.Directions + 1) true)) (x.Flip 1)
+                    finals.[l * spec.Directions + 1] <- last
+                    Some outputs
                 else None
             input <-
                 if not needed then None
                 else
                     let output =
                         match backward with
-                        | Some b -> Tensor.Concat([ stack forward; (stack b).Flip 1 ], 2)
-                        | None -> stack forward
+                        | Some b -> Tensor.Concat([ forward; b.Flip 1 ], 2)
+                        | None -> forward
                     match options.DropoutSeed with
                     | Some seed when l < spec.Layers - 1 && spec.Dropout > 0.0 -> Some(Nn.dropout (Seed.derive seed (sprintf "dropout_l%d" l)) spec.Dropout output)
                     | _ -> Some output

@@ -73,6 +73,12 @@ module Sequence =
     /// The state with its derivatives removed: gradients stop flowing back through it (truncated BPTT).
     let detach (s: CellState) : CellState = { H = Ad.stopGradient s.H; C = Option.map Ad.stopGradient s.C }
 
+    /// Whether truncation detaches the state entering step t (counted from `StartStep`).
+    let private cutsAt (o: SequenceOptions) (t: int) : bool =
+        match o.DetachEvery with
+        | Some k -> o.StartStep + t > 0 && (o.StartStep + t) % k = 0
+        | None -> false
+
     /// The states after every step, folding the fused or the readable step (see `states`).
     let rec private plainStates (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : CellState[] =
         let batch, time = xs.Shape.[0], xs.Shape.[1]
@@ -80,10 +86,6 @@ module Sequence =
             match o.Mask with
             | None -> fun _ -> None
             | Some m -> fun t -> Some(Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m))
-        let truncatedAt t =
-            match o.DetachEvery with
-            | Some k -> o.StartStep + t > 0 && (o.StartStep + t) % k = 0
-            | None -> false
         // Single-level training takes the fused path: the input projection of every step in one GEMM, then
         // one fused op per step reading its row of it. Anything else (nested or forward-mode derivatives)
         // folds the readable step over the inputs' time slices.
@@ -93,7 +95,7 @@ module Sequence =
                 fusedStep kind p xp
             else fun t s -> Cell.step kind p s (xs.Select(1, t))
         let step (s: CellState) (t: int) =
-            let s = if truncatedAt t then detach s else s
+            let s = if cutsAt o t then detach s else s
             let next = cellStep t s
             let next = match keepAt t with Some keep -> Cell.carry keep next s | None -> next
             match o.Probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
@@ -124,8 +126,8 @@ module Sequence =
             out.[out.Count - 1] <- state
         out.ToArray()
 
-    /// The state after every step of a cell run over a sequence from `init` (see `run`).
-    let states (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : CellState[] =
+    /// Refuses options that do not fit inputs (batch, time, features).
+    let private validate (options: SequenceOptions) (xs: Tensor) =
         if xs.Rank <> 3 || xs.Shape.[1] = 0 then
             Shape.fail "sequence" (sprintf "inputs must be (batch, time ≥ 1, features), got %s" (Shape.format xs.Shape))
         let batch, time = xs.Shape.[0], xs.Shape.[1]
@@ -141,11 +143,43 @@ module Sequence =
         | _ -> ()
         match options.CheckpointEvery with
         | Some s when s <= 0 -> Shape.fail "sequence" (sprintf "the checkpoint segment must be positive, got %d" s)
-        | Some s when s < time && options.Probes.IsNone -> checkpointedStates s kind p init options xs
+        | _ -> ()
+
+    let private unvalidatedStates (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : CellState[] =
+        match options.CheckpointEvery with
+        | Some s when s < xs.Shape.[1] && options.Probes.IsNone -> checkpointedStates s kind p init options xs
         | _ -> plainStates kind p init options xs
+
+    /// The state after every step of a cell run over a sequence from `init` (see `run`).
+    let states (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : CellState[] =
+        validate options xs
+        unvalidatedStates kind p init options xs
+
+    /// The whole sequence as one fused op (`FusedSequence`): single-level training without probes or
+    /// checkpointing, which need the state of every step as a node of its own.
+    let private fusedRun (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : (Tensor * CellState) option =
+        let time = xs.Shape.[1]
+        let checkpointing = match o.CheckpointEvery with Some s -> s < time | None -> false
+        if o.Probes.IsSome || checkpointing || not (Op.fusable [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |]) then None
+        else
+            let schedule = { Keep = o.Mask |> Option.map (fun m -> m.Data |> Array.map (fun v -> v <> 0.0)); Cut = cutsAt o }
+            let xp = Nn.linear p.WeightIh p.BiasIh xs
+            let single (hs: Tensor) = Some(hs, { H = hs.Select(1, time - 1); C = None })
+            match kind with
+            | CellKind.RnnTanh -> single (FusedSequence.rnn false schedule xp init.H p.WeightHh p.BiasHh)
+            | CellKind.RnnRelu -> single (FusedSequence.rnn true schedule xp init.H p.WeightHh p.BiasHh)
+            | CellKind.Gru -> single (FusedSequence.gru schedule xp init.H p.WeightHh p.BiasHh)
+            | CellKind.Lstm ->
+                let c0 = init.C |> Option.defaultWith (fun () -> invalidArg "init" "an LSTM state needs a cell state c")
+                let packed = FusedSequence.lstm schedule xp init.H c0 p.WeightHh p.BiasHh
+                Some(packed.Slice(1, 0, time), { H = packed.Select(1, time - 1); C = Some(packed.Select(1, time)) })
 
     /// Runs a cell over a sequence from `init`: every step's h stacked as (batch, time, hidden), and the last
     /// state (see `SequenceOptions` for masks, truncation, probes and checkpointing).
     let run (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : Tensor * CellState =
-        let all = states kind p init options xs
-        Tensor.Stack(all |> Array.map (fun s -> s.H), 1), Array.last all
+        validate options xs
+        match fusedRun kind p init options xs with
+        | Some result -> result
+        | None ->
+            let all = unvalidatedStates kind p init options xs
+            Tensor.Stack(all |> Array.map (fun s -> s.H), 1), Array.last all
