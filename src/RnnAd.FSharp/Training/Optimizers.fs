@@ -118,7 +118,7 @@ module Optimizers =
         let updated =
             ps.Entries |> Array.map (fun (name, pt) ->
                 let p = pt.ToArray()
-                let g = grads.[name].ToArray()
+                let g = grads.[name].Value.Data // read only: no copy needed
                 match optimizer with
                 | Optimizer.Sgd o ->
                     let buf = if o.Momentum <> 0.0 then buffer "momentum_buffer" name else null
