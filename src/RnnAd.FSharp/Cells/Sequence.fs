@@ -59,17 +59,6 @@ module Sequence =
         if xs.Rank <> 3 then Shape.fail "sequence" (sprintf "inputs must be (batch, time, features), got %s" (Shape.format xs.Shape))
         Array.init xs.Shape.[1] (fun t -> xs.Select(1, t)) |> Array.scan step init |> Array.tail
 
-    /// One fused step t reading the input projection xp = x·W_ihᵀ + b_ih of all steps (see `FusedSteps`).
-    let private fusedStep (kind: CellKind) (p: CellParams) (xp: Tensor) (t: int) (s: CellState) : CellState =
-        match kind with
-        | CellKind.RnnTanh -> { H = FusedSteps.rnn false xp t s.H p.WeightHh p.BiasHh; C = None }
-        | CellKind.RnnRelu -> { H = FusedSteps.rnn true xp t s.H p.WeightHh p.BiasHh; C = None }
-        | CellKind.Gru -> { H = FusedSteps.gru xp t s.H p.WeightHh p.BiasHh; C = None }
-        | CellKind.Lstm ->
-            let hidden = s.H.Shape.[1]
-            let hc = FusedSteps.lstm xp t s.H (Option.get s.C) p.WeightHh p.BiasHh
-            { H = hc.Slice(1, 0, hidden); C = Some(hc.Slice(1, hidden, hidden)) }
-
     /// The state with its derivatives removed: gradients stop flowing back through it (truncated BPTT).
     let detach (s: CellState) : CellState = { H = Ad.stopGradient s.H; C = Option.map Ad.stopGradient s.C }
 
@@ -79,52 +68,81 @@ module Sequence =
         | Some k -> o.StartStep + t > 0 && (o.StartStep + t) % k = 0
         | None -> false
 
-    /// The states after every step, folding the fused or the readable step (see `states`).
-    let rec private plainStates (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : CellState[] =
+    /// The states after every step of the readable step folded over time, with padding, truncation and
+    /// probes (see `states`).
+    let private plainStates (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : CellState[] =
         let batch, time = xs.Shape.[0], xs.Shape.[1]
         let keepAt =
             match o.Mask with
             | None -> fun _ -> None
             | Some m -> fun t -> Some(Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m))
-        // Single-level training takes the fused path: the input projection of every step in one GEMM, then
-        // one fused op per step reading its row of it. Anything else (nested or forward-mode derivatives)
-        // folds the readable step over the inputs' time slices.
-        let cellStep =
-            if Op.fusable [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |] then
-                let xp = Nn.linear p.WeightIh p.BiasIh xs
-                fusedStep kind p xp
-            else fun t s -> Cell.step kind p s (xs.Select(1, t))
         let step (s: CellState) (t: int) =
             let s = if cutsAt o t then detach s else s
-            let next = cellStep t s
+            let next = Cell.step kind p s (xs.Select(1, t))
             let next = match keepAt t with Some keep -> Cell.carry keep next s | None -> next
             match o.Probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
         Array.init time id |> Array.scan step init |> Array.tail
 
-    /// The states with gradient checkpointing: segments of `every` steps, each an `Ad.checkpoint` whose trace
-    /// is rebuilt during the reverse sweep, so the trace kept holds only segment boundaries and outputs.
-    and private checkpointedStates (every: int) (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : CellState[] =
+    /// The whole sequence as one fused op (`FusedSequence`), probes stacked into one input, when every input
+    /// is a constant or traced at a single level (training); None for nested or forward-mode derivatives,
+    /// which need the readable ops.
+    let private fusedRun (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : (Tensor * CellState) option =
         let time = xs.Shape.[1]
-        let hidden = p.WeightHh.Shape.[1]
+        let probeSteps = defaultArg o.Probes [||]
+        if not (Op.fusable (Array.append [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |] probeSteps)) then None
+        else
+            let schedule = { Keep = o.Mask |> Option.map (fun m -> m.Data |> Array.map (fun v -> v <> 0.0)); Cut = cutsAt o }
+            let probes = o.Probes |> Option.map (fun ps -> Tensor.Stack(ps, 1))
+            let single (hs: Tensor) = Some(hs, { H = hs.Select(1, time - 1); C = None })
+            match kind with
+            | CellKind.RnnTanh -> single (FusedSequence.rnn false schedule p xs init.H probes)
+            | CellKind.RnnRelu -> single (FusedSequence.rnn true schedule p xs init.H probes)
+            | CellKind.Gru -> single (FusedSequence.gru schedule p xs init.H probes)
+            | CellKind.Lstm ->
+                let c0 = init.C |> Option.defaultWith (fun () -> invalidArg "init" "an LSTM state needs a cell state c")
+                let packed = FusedSequence.lstm schedule p xs init.H c0 probes
+                Some(packed.Slice(1, 0, time), { H = packed.Select(1, time - 1); C = Some(packed.Select(1, time)) })
+
+    /// Whether checkpointing applies: segments shorter than the sequence, and no probes (which need every
+    /// step's state kept).
+    let private checkpointEvery (o: SequenceOptions) (time: int) : int option =
+        match o.CheckpointEvery with
+        | Some every when every < time && o.Probes.IsNone -> Some every
+        | _ -> None
+
+    /// Outputs and last state: checkpointed segments, else the fused op, else the readable fold (nested or
+    /// forward-mode derivatives).
+    let rec private runUnvalidated (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : Tensor * CellState =
+        match checkpointEvery o xs.Shape.[1] with
+        | Some every -> checkpointedRun every kind p init o xs
+        | None ->
+            match fusedRun kind p init o xs with
+            | Some result -> result
+            | None ->
+                let all = plainStates kind p init o xs
+                Tensor.Stack(all |> Array.map (fun s -> s.H), 1), Array.last all
+
+    /// Gradient checkpointing: segments of `every` steps, each an `Ad.checkpoint` whose trace is rebuilt
+    /// during the reverse sweep, so the trace kept holds only the segments' outputs and boundary states.
+    and private checkpointedRun (every: int) (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : Tensor * CellState =
+        let time = xs.Shape.[1]
         let lstm = kind = CellKind.Lstm
+        // A segment returns its outputs (batch, length, hidden), and for an LSTM its last c as one more step.
         let segment (start: int) (length: int) (inputs: Tensor[]) : Tensor =
             let q = { WeightIh = inputs.[2]; WeightHh = inputs.[3]; BiasIh = inputs.[4]; BiasHh = inputs.[5] }
-            let options = { o with StartStep = o.StartStep + start; Mask = o.Mask |> Option.map (Layout.slice 1 start length) }
-            let states = plainStates kind q { H = inputs.[0]; C = (if lstm then Some inputs.[1] else None) } options inputs.[6]
-            let hs = states |> Array.map (fun st -> st.H)
-            Tensor.Concat((if lstm then Array.append hs [| (Array.last states).C.Value |] else hs), 1)
-        let out = ResizeArray<CellState>()
+            let options = { o with StartStep = o.StartStep + start; Mask = o.Mask |> Option.map (Layout.slice 1 start length); CheckpointEvery = None }
+            let outputs, last = runUnvalidated kind q { H = inputs.[0]; C = (if lstm then Some inputs.[1] else None) } options inputs.[6]
+            if lstm then Tensor.Concat([ outputs; last.C.Value.Unsqueeze 1 ], 1) else outputs
+        let pieces = ResizeArray<Tensor>()
         let mutable state = init
         for start in 0 .. every .. time - 1 do
             let length = min every (time - start)
             let packed =
                 Ad.checkpoint (segment start length)
                     [| state.H; defaultArg state.C state.H; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; xs.Slice(1, start, length) |]
-            for i in 0 .. length - 1 do
-                out.Add { H = packed.Slice(1, i * hidden, hidden); C = None }
-            state <- { H = out.[out.Count - 1].H; C = (if lstm then Some(packed.Slice(1, length * hidden, hidden)) else None) }
-            out.[out.Count - 1] <- state
-        out.ToArray()
+            pieces.Add(if lstm then packed.Slice(1, 0, length) else packed)
+            state <- { H = packed.Select(1, length - 1); C = (if lstm then Some(packed.Select(1, length)) else None) }
+        Tensor.Concat(List.ofSeq pieces, 1), state
 
     /// Refuses options that do not fit inputs (batch, time, features).
     let private validate (options: SequenceOptions) (xs: Tensor) =
@@ -145,41 +163,19 @@ module Sequence =
         | Some s when s <= 0 -> Shape.fail "sequence" (sprintf "the checkpoint segment must be positive, got %d" s)
         | _ -> ()
 
-    let private unvalidatedStates (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : CellState[] =
-        match options.CheckpointEvery with
-        | Some s when s < xs.Shape.[1] && options.Probes.IsNone -> checkpointedStates s kind p init options xs
-        | _ -> plainStates kind p init options xs
-
-    /// The state after every step of a cell run over a sequence from `init` (see `run`).
+    /// The state after every step of a cell run over a sequence from `init`: the readable step folded over
+    /// time, or with checkpointing the outputs of `run` with c kept for the last step only.
     let states (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : CellState[] =
         validate options xs
-        unvalidatedStates kind p init options xs
-
-    /// The whole sequence as one fused op (`FusedSequence`): single-level training without probes or
-    /// checkpointing, which need the state of every step as a node of its own.
-    let private fusedRun (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : (Tensor * CellState) option =
-        let time = xs.Shape.[1]
-        let checkpointing = match o.CheckpointEvery with Some s -> s < time | None -> false
-        if o.Probes.IsSome || checkpointing || not (Op.fusable [| xs; p.WeightIh; p.WeightHh; p.BiasIh; p.BiasHh; init.H; defaultArg init.C init.H |]) then None
-        else
-            let schedule = { Keep = o.Mask |> Option.map (fun m -> m.Data |> Array.map (fun v -> v <> 0.0)); Cut = cutsAt o }
-            let xp = Nn.linear p.WeightIh p.BiasIh xs
-            let single (hs: Tensor) = Some(hs, { H = hs.Select(1, time - 1); C = None })
-            match kind with
-            | CellKind.RnnTanh -> single (FusedSequence.rnn false schedule xp init.H p.WeightHh p.BiasHh)
-            | CellKind.RnnRelu -> single (FusedSequence.rnn true schedule xp init.H p.WeightHh p.BiasHh)
-            | CellKind.Gru -> single (FusedSequence.gru schedule xp init.H p.WeightHh p.BiasHh)
-            | CellKind.Lstm ->
-                let c0 = init.C |> Option.defaultWith (fun () -> invalidArg "init" "an LSTM state needs a cell state c")
-                let packed = FusedSequence.lstm schedule xp init.H c0 p.WeightHh p.BiasHh
-                Some(packed.Slice(1, 0, time), { H = packed.Select(1, time - 1); C = Some(packed.Select(1, time)) })
+        match checkpointEvery options xs.Shape.[1] with
+        | Some every ->
+            let outputs, last = checkpointedRun every kind p init options xs
+            Array.init xs.Shape.[1] (fun t -> if t = xs.Shape.[1] - 1 then last else { H = outputs.Select(1, t); C = None })
+        | None -> plainStates kind p init options xs
 
     /// Runs a cell over a sequence from `init`: every step's h stacked as (batch, time, hidden), and the last
-    /// state (see `SequenceOptions` for masks, truncation, probes and checkpointing).
+    /// state (see `SequenceOptions` for masks, truncation, probes and checkpointing). Single-level training
+    /// runs the whole sequence as one fused op.
     let run (kind: CellKind) (p: CellParams) (init: CellState) (options: SequenceOptions) (xs: Tensor) : Tensor * CellState =
         validate options xs
-        match fusedRun kind p init options xs with
-        | Some result -> result
-        | None ->
-            let all = unvalidatedStates kind p init options xs
-            Tensor.Stack(all |> Array.map (fun s -> s.H), 1), Array.last all
+        runUnvalidated kind p init options xs

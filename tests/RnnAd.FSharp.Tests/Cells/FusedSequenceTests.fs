@@ -14,7 +14,7 @@ open RnnAd.FSharp.Tests
 // of magnitude ≤ 1); gradients 1e-12 relative plus 1e-15 absolute, ~10³ times the rounding these sums carry.
 
 /// The readable definition: the step folded over time, padded steps carrying the state, the state detached
-/// where truncation cuts.
+/// where truncation cuts, probes added to h after each step.
 let private readableRun (kind: CellKind) (p: CellParams) (init: CellState) (o: SequenceOptions) (xs: Tensor) : Tensor * CellState =
     let batch, time = xs.Shape.[0], xs.Shape.[1]
     let mutable s = init
@@ -27,6 +27,7 @@ let private readableRun (kind: CellKind) (p: CellParams) (init: CellState) (o: S
             match o.Mask with
             | Some m -> Cell.carry (Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m)) next entering
             | None -> next
+        let next = match o.Probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
         outputs.Add next.H
         s <- next
     Tensor.Stack(outputs.ToArray(), 1), s
@@ -43,7 +44,7 @@ let private kinds = [ CellKind.RnnTanh; CellKind.RnnRelu; CellKind.Lstm; CellKin
 
 type private Run = CellKind -> CellParams -> CellState -> SequenceOptions -> Tensor -> Tensor * CellState
 
-let private compare (kind: CellKind) (options: SequenceOptions) =
+let private compare (kind: CellKind) (probed: bool) (options: SequenceOptions) =
     let batch, time, input, hidden = 4, 7, 3, 5
     let p = CellParams.init kind input hidden 21
     let lstm = kind = CellKind.Lstm
@@ -51,11 +52,14 @@ let private compare (kind: CellKind) (options: SequenceOptions) =
         NamedTensors [| "wih", p.WeightIh; "whh", p.WeightHh; "bih", p.BiasIh; "bhh", p.BiasHh
                         "x", Check.uniform 22 -1.0 1.0 [| batch; time; input |]
                         "h0", Check.uniform 23 -0.5 0.5 [| batch; hidden |]
-                        "c0", Check.uniform 24 -0.5 0.5 [| batch; hidden |] |]
+                        "c0", Check.uniform 24 -0.5 0.5 [| batch; hidden |]
+                        // nonzero, so that a rule reading act' off the probed output would be caught
+                        "probe", Check.uniform 28 -0.3 0.3 [| batch; time; hidden |] |]
     let wOut, wH, wC = Check.uniform 25 -1.0 1.0 [| batch; time; hidden |], Check.uniform 26 -1.0 1.0 [| batch; hidden |], Check.uniform 27 -1.0 1.0 [| batch; hidden |]
     let loss (run: Run) (q: NamedTensors) =
         let cell = { WeightIh = q.["wih"]; WeightHh = q.["whh"]; BiasIh = q.["bih"]; BiasHh = q.["bhh"] }
         let init = { H = q.["h0"]; C = (if lstm then Some q.["c0"] else None) }
+        let options = if probed then { options with Probes = Some(Array.init time (fun t -> q.["probe"].Select(1, t))) } else options
         let outputs, last = run kind cell init options q.["x"]
         let cTerm = match last.C with Some c -> (c * wC).Sum() | None -> Tensor.Scalar 0.0
         (outputs * wOut).Sum() + (last.H * wH).Sum() + cTerm
@@ -64,19 +68,23 @@ let private compare (kind: CellKind) (options: SequenceOptions) =
     Check.close "loss" 1e-14 1e-15 (readableValue.ToArray()) (fusedValue.ToArray())
     for name in named.Names do
         Check.close (sprintf "∂/∂%s" name) 1e-12 1e-15 (readable.[name].ToArray()) (fused.[name].ToArray())
+    Expect.isTrue (probed || fused.["probe"].ToArray() |> Array.forall ((=) 0.0)) "an unused probe gets no gradient"
 
 [<Tests>]
 let tests =
     testList "Cells/fused sequence" [
         for kind in kinds do
             test (sprintf "%s: equals the readable fold with a traced initial state" kind.Name) {
-                compare kind SequenceOptions.Default
+                compare kind false SequenceOptions.Default
             }
             test (sprintf "%s: equals the readable fold with padding" kind.Name) {
-                compare kind { SequenceOptions.Default with Mask = Some mask }
+                compare kind false { SequenceOptions.Default with Mask = Some mask }
             }
             test (sprintf "%s: equals the readable fold with padding and truncation every 3 steps from step 2" kind.Name) {
-                compare kind { SequenceOptions.Default with Mask = Some mask; DetachEvery = Some 3; StartStep = 2 }
+                compare kind false { SequenceOptions.Default with Mask = Some mask; DetachEvery = Some 3; StartStep = 2 }
+            }
+            test (sprintf "%s: equals the readable fold with probes (∂L/∂hₜ), padding and truncation" kind.Name) {
+                compare kind true { SequenceOptions.Default with Mask = Some mask; DetachEvery = Some 3 }
             }
         test "one time step, where ∂L/∂W_hh comes from h0 alone" {
             for kind in kinds do
