@@ -29,12 +29,14 @@ type internal OpenBlasGetThreads = delegate of unit -> int
 /// A GEMM provider that calls `cblas_dgemm` in a native BLAS library loaded at run time (OpenBLAS, BLIS, MKL…).
 [<Sealed>]
 type NativeBlasGemm internal (name: string, dgemm: CblasDgemm, threads: (OpenBlasSetThreads * int) option) =
-    // OpenBLAS's own threads pay off only on large products: on the small per-step products of a recurrence
-    // (a few million multiply-adds) their start-up costs more than they save, so those run on one thread.
+    // OpenBLAS's threads pay off down to the per-step products of a recurrence (a few million
+    // multiply-adds: seed-003's 64×300×300 ran 6% faster threaded, char-LSTM's 32×512×128 9%, medians of one
+    // run alternating both settings, 2 cores, 2026-11-30); below 2¹⁹ their wake-up costs more than it saves.
     let mutable current = match threads with Some (_, n) -> n | None -> 0
 
-    /// Products of at least this many multiply-adds use all of OpenBLAS's threads; smaller ones one.
-    static member ThreadedThreshold = 1L <<< 23
+    /// Products of at least this many multiply-adds use all of OpenBLAS's threads, smaller ones one
+    /// (default 2¹⁹; settable for tuning on other machines, process-wide).
+    static member val ThreadedThreshold = 1L <<< 19 with get, set
 
     interface IGemmProvider with
         member _.Name = name
