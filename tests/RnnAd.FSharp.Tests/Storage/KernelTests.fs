@@ -223,4 +223,14 @@ let matmul =
                         // is ≤ 53, so 1e-12 relative to that bound is ~4500 ulps of headroom.
                         Check.close (sprintf "transA=%b transB=%b" ta tb) 0.0 (1e-12 * float k) (run Gemm.managed) (run native)
         }
+        test "an OpenBLAS running kernels older than the CPU is reported with the setting that fixes it" {
+            let fallback = NativeBlas.kernelAdvice "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Prescott MAX_THREADS=64"
+            if Runtime.Intrinsics.X86.Avx2.IsSupported && Runtime.Intrinsics.X86.Fma.IsSupported then
+                Expect.isSome fallback "Prescott kernels on an AVX2 CPU"
+                Expect.stringContains fallback.Value "OPENBLAS_CORETYPE=" "names the setting"
+                Expect.stringContains fallback.Value "Prescott" "names the kernel in use"
+            else Expect.isNone fallback "Prescott kernels are right for a CPU without AVX2"
+            Expect.isNone (NativeBlas.kernelAdvice "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64") "a current kernel"
+            Expect.isNone (NativeBlas.kernelAdvice "OpenBLAS 0.3.21 DYNAMIC_ARCH SkylakeX") "a current kernel"
+        }
     ]
