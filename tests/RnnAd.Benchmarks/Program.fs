@@ -76,12 +76,12 @@ let main argv =
 
     if wanted "seed003" then
         printfn "timing seed-003…"
-        let s3 = measure "seed-003 batch" 2 20 8.0 (Workloads.seed003 ())
+        let s3 = measure "seed-003 batch" 10 30 10.0 (Workloads.seed003 ())
         versus "seed-003 batch (Embedding 10002×100 → RNN 300, 200 steps, batch 64, 300→256→3, Adam)" s3 (find (torch "seed003.py") "seed-003 batch") "≤ 1 (as fast as PyTorch float64)" (fun r -> r <= 1.0)
 
     if wanted "charlstm" then
         printfn "timing the char-LSTM…"
-        let lstm = measure "char-LSTM batch" 3 30 6.0 (Workloads.charLstm ())
+        let lstm = measure "char-LSTM batch" 10 40 6.0 (Workloads.charLstm ())
         versus "char-LSTM batch (one-hot 65 → LSTM 2×128 → 65, batch 32, 64 steps, Adam)" lstm (find (torch "charlstm.py") "char-LSTM batch") "≤ 1 (as fast as PyTorch float64)" (fun r -> r <= 1.0)
 
     if wanted "bptt" then

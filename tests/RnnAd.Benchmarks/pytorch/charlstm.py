@@ -22,4 +22,4 @@ def run():
     opt.zero_grad()
 
 
-measure("char-LSTM batch", run, warmup=3, runs=30, budget_seconds=5.0)
+measure("char-LSTM batch", run, warmup=10, runs=40, budget_seconds=6.0)

@@ -27,4 +27,4 @@ def run():
     opt.zero_grad()
 
 
-measure("seed-003 batch", run, warmup=2, runs=20, budget_seconds=6.0)
+measure("seed-003 batch", run, warmup=10, runs=30, budget_seconds=10.0)
