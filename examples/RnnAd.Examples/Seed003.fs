@@ -42,7 +42,7 @@ module Seed003 =
           Fillers: int list
           LearningRate: float }
 
-    /// Full mode, about 2 minutes on two shared cores. The seed's RNN-cell model keeps the seed's sizes
+    /// Full mode, about 90 seconds on two shared cores. The seed's RNN-cell model keeps the seed's sizes
     /// (embedding 100, hidden 300, fc 256). The seed leaves the others' sizes open; 64 hidden units keep the
     /// bidirectional LSTM, the slowest, under a minute (128 doubled its time for about 1 point of accuracy in a
     /// trial). The synthetic reviews never reach 200 words; IMDB reviews are cut to 80 and capped at 500 per

@@ -12,14 +12,14 @@ type internal SequenceSchedule =
 
 /// A whole recurrence over a sequence as one op, input projection included: the fast path of
 /// `Sequence.run` for single-level training. The readable cells (Rnn.fs, Lstm.fs, Gru.fs) folded step by
-/// step are the definition; tests check these kernels against them in value and gradient, with padding and
-/// truncation.
+/// step are the definition; tests check these kernels against them in value and gradient, with padding,
+/// truncation and probes.
 ///
 /// Why a whole sequence: one op per step costs a node, its buffers and a small weight-gradient product per
 /// step. Here the input projection x·W_ihᵀ of every step is one product written straight into the
 /// pre-activation buffer, each step adds its hₜ₋₁·W_hhᵀ in place, and the backward pass keeps every step's
 /// pre-activation adjoint dg in one array, from which ∂L/∂W_ih, ∂L/∂x and the bias adjoints are each one
-/// product or one pass, and ∂L/∂W_hh = Σ_t dgₜᵀ·hₜ₋₁ a few products with k = time − 1.
+/// product or one pass, and ∂L/∂W_hh = Σ_t dgₜᵀ·hₜ₋₁ one product per batch row with k = time − 1.
 ///
 /// Layouts follow the batch-first inputs (batch, time, features): step t of row b of any per-step buffer of
 /// width w sits at (b·time + t)·w.
