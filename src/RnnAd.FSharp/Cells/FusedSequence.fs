@@ -205,12 +205,16 @@ module internal FusedSequence =
                     for b in 0 .. batch - 1 do
                         let o, s = (b * time + t) * hidden, b * hidden
                         if kept schedule time b t then
-                            // h = act(pre): ∂pre = ∂h ⊙ act'(pre), with act' read off act(pre) itself
-                            for j in 0 .. hidden - 1 do
-                                let d = gd.[o + j] + dh.[s + j]
-                                if not (isNull dprobe) then dprobe.[o + j] <- d
-                                dpre.[o + j] <- if relu then (if act.[o + j] > 0.0 then d else 0.0) else d * (1.0 - act.[o + j] * act.[o + j])
-                                dh.[s + j] <- 0.0
+                            // ∂L/∂h from the head and the recurrence, then h = act(pre): ∂pre = ∂h ⊙ act'(pre),
+                            // with act' read off act(pre) itself
+                            let d = dpre.AsSpan(o, hidden)
+                            VectorMath.add (ReadOnlySpan(gd, o, hidden)) (ReadOnlySpan(dh, s, hidden)) d
+                            if not (isNull dprobe) then d.CopyTo(dprobe.AsSpan(o, hidden))
+                            if relu then
+                                for j in 0 .. hidden - 1 do
+                                    if not (act.[o + j] > 0.0) then d.[j] <- 0.0
+                            else VectorMath.tanhAdjoint (ReadOnlySpan(act, o, hidden)) d
+                            Array.Clear(dh, s, hidden)
                         else
                             for j in 0 .. hidden - 1 do
                                 dh.[s + j] <- dh.[s + j] + gd.[o + j]

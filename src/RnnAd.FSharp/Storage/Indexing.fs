@@ -51,10 +51,8 @@ module Indexing =
         checkIndices "addRowsInto" (if rowSize = 0 then 0 else dst.Length / rowSize) indices
         let src = values.Data
         for k in 0 .. indices.Length - 1 do
-            let d = indices.[k] * rowSize
-            let s = k * rowSize
-            for j in 0 .. rowSize - 1 do
-                dst.[d + j] <- dst.[d + j] + src.[s + j]
+            let row = dst.AsSpan(indices.[k] * rowSize, rowSize)
+            VectorMath.add (Span<float>.op_Implicit row) (ReadOnlySpan(src, k * rowSize, rowSize)) row
 
     /// For `a` of shape (..., C), the entries a[..., indices[p]] at every position p of the leading
     /// dimensions; the result has the leading shape. Picks each target class's logit.

@@ -165,3 +165,18 @@ module VectorMath =
             invalidArg "rows" (sprintf "%d values are not whole rows of width %d (destination %d)" rows.Length width dst.Length)
         for r in 0 .. rows.Length / width - 1 do
             add (Span<float>.op_Implicit dst) (rows.Slice(r * width, width)) dst
+
+    /// adjoint[i] ← adjoint[i]·(1 − y[i]²): the chain rule through y = tanh x, with tanh′ read off y.
+    let tanhAdjoint (y: ReadOnlySpan<float>) (adjoint: Span<float>) : unit =
+        if y.Length <> adjoint.Length then
+            invalidArg "adjoint" (sprintf "%d values and %d adjoints" y.Length adjoint.Length)
+        let ry = &MemoryMarshal.GetReference y
+        let ra = &MemoryMarshal.GetReference adjoint
+        let full = y.Length - y.Length % V.Count
+        let mutable i = 0
+        while i < full do
+            let v = Vector256.LoadUnsafe(&ry, unativeint i)
+            (Vector256.LoadUnsafe(&ra, unativeint i) * (V.One - v * v)).StoreUnsafe(&ra, unativeint i)
+            i <- i + V.Count
+        for j in full .. y.Length - 1 do
+            adjoint.[j] <- adjoint.[j] * (1.0 - y.[j] * y.[j])
