@@ -204,6 +204,56 @@ let matmul =
             Check.close "a·b" 0.0 1e-13 naive ((a.MatMul b).ToArray())
             Check.close "(bᵀ·aᵀ)ᵀ" 0.0 1e-13 naive ((Tensor.MatMul(b, a, true, true)).T.ToArray())
         }
+        test "the managed GEMM's blocked kernel agrees with a naive loop across tile, block and thread edges" {
+            // Sizes straddle the 6×8 register tile, the 96-row blocks and the 256-deep packing (k = 300 and 517
+            // leave remainders); offsets and leading dimensions wider than the matrices, every transpose, and
+            // beta = 0 over NaN (BLAS: C is overwritten) or beta = 2. 70×131×517 takes the multi-threaded path.
+            let rng = Random 5
+            for m, n, k in [ 13, 17, 300; 97, 9, 40; 70, 131, 517; 6, 8, 1024 ] do
+                for ta in [ false; true ] do
+                    for tb in [ false; true ] do
+                        for beta in [ 0.0; 2.0 ] do
+                            let lda, ldb, ldc = (if ta then m else k) + 3, (if tb then k else n) + 5, n + 2
+                            let aOff, bOff, cOff = 7, 11, 4
+                            let a = Array.init (aOff + (if ta then k else m) * lda) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+                            let b = Array.init (bOff + (if tb then n else k) * ldb) (fun _ -> rng.NextDouble() * 2.0 - 1.0)
+                            let c0 = Array.init (cOff + m * ldc) (fun _ -> if beta = 0.0 then nan else rng.NextDouble())
+                            let at i p = if ta then a.[aOff + p * lda + i] else a.[aOff + i * lda + p]
+                            let bt p j = if tb then b.[bOff + j * ldb + p] else b.[bOff + p * ldb + j]
+                            let c = Array.copy c0
+                            Gemm.managed.Gemm(ta, tb, m, n, k, 0.5, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc)
+                            let label = sprintf "%d×%d×%d transA=%b transB=%b beta=%g" m n k ta tb beta
+                            for i in 0 .. m - 1 do
+                                for j in 0 .. n - 1 do
+                                    let mutable sum, size = 0.0, 0.0
+                                    for p in 0 .. k - 1 do
+                                        sum <- sum + at i p * bt p j
+                                        size <- size + abs (at i p * bt p j)
+                                    let prior = if beta = 0.0 then 0.0 else beta * c0.[cOff + i * ldc + j]
+                                    // Different summation orders: a few ulps of the sum of |terms| (≤ k).
+                                    let expected = prior + 0.5 * sum
+                                    let got = c.[cOff + i * ldc + j]
+                                    if abs (got - expected) > 1e-14 * (size + abs prior) then
+                                        failtestf "%s: C[%d, %d] = %.17g, expected %.17g" label i j got expected
+                            // Padding between rows (ldc > n) and before the offset is left alone.
+                            for i in 0 .. m - 1 do
+                                for j in n .. ldc - 1 do
+                                    if cOff + i * ldc + j < c.Length then
+                                        Expect.isTrue (c.[cOff + i * ldc + j].Equals c0.[cOff + i * ldc + j]) (label + ": padding untouched")
+                            Expect.isTrue (c.[.. cOff - 1] = c0.[.. cOff - 1] || beta = 0.0) (label + ": before the offset untouched")
+        }
+        test "the managed GEMM gives the same bits on every call (threads change no summation order)" {
+            let m, n, k = 200, 64, 300
+            let a = RawTensor.randomUniform 3 -1.0 1.0 [| m; k |]
+            let b = RawTensor.randomUniform 4 -1.0 1.0 [| k; n |]
+            let run () =
+                let c = Array.zeroCreate (m * n)
+                Gemm.managed.Gemm(false, false, m, n, k, 1.0, a.ToArray(), 0, k, b.ToArray(), 0, n, 0.0, c, 0, n)
+                c
+            let first = run ()
+            for _ in 1 .. 5 do
+                Expect.isTrue (run () = first) "same bits"
+        }
         test "a native BLAS, when present, agrees with the managed kernel to 1e-12 (else the managed kernel is in use)" {
             match NativeBlas.tryLoad "libopenblas.so.0" true with
             | Error why ->
