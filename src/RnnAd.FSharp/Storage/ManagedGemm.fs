@@ -30,35 +30,22 @@ type ManagedGemm() =
     /// Whether the blocked kernel can run: Vector256 FMA in hardware (the software fallback is exact but slow).
     static let blocked = Vector256.IsHardwareAccelerated && (Runtime.Intrinsics.X86.Fma.IsSupported || Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
 
-    /// op(A)[i0 + i, p0 + p] for i < rows, p < depth into `dst` as slivers of MR rows, each depth × MR and
-    /// k-major; rows past `rows` are zero.
+    /// M[i0 + i, p0 + p] for i < rows, p < depth into `dst` as slivers of `width` rows, each depth × width and
+    /// k-major, rows past `rows` zero; M is the matrix at `offset` with leading dimension `ld`, read
+    /// transposed when `transposed`. op(A) packs with width MR; op(B)'s column panels are op(B)ᵀ's row slivers
+    /// with width NR.
     [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-    static member private PackA(transA: bool, a: float[], aOffset: int, lda: int, i0: int, rows: int, p0: int, depth: int, dst: float[]) =
-        for s in 0 .. (rows + MR - 1) / MR - 1 do
-            let sliver = s * depth * MR
-            for r in 0 .. MR - 1 do
-                let i = s * MR + r
+    static member private Pack(width: int, transposed: bool, m: float[], offset: int, ld: int, i0: int, rows: int, p0: int, depth: int, dst: float[]) =
+        for s in 0 .. (rows + width - 1) / width - 1 do
+            let sliver = s * depth * width
+            for r in 0 .. width - 1 do
+                let i = s * width + r
                 if i < rows then
                     for p in 0 .. depth - 1 do
-                        dst.[sliver + p * MR + r] <- if transA then a.[aOffset + (p0 + p) * lda + i0 + i] else a.[aOffset + (i0 + i) * lda + p0 + p]
+                        dst.[sliver + p * width + r] <- if transposed then m.[offset + (p0 + p) * ld + i0 + i] else m.[offset + (i0 + i) * ld + p0 + p]
                 else
                     for p in 0 .. depth - 1 do
-                        dst.[sliver + p * MR + r] <- 0.0
-
-    /// op(B)[p0 + p, j] for p < depth, j < n into `dst` as panels of NR columns, each depth × NR and k-major;
-    /// columns past n are zero.
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
-    static member private PackB(transB: bool, b: float[], bOffset: int, ldb: int, p0: int, depth: int, n: int, dst: float[]) =
-        for q in 0 .. (n + NR - 1) / NR - 1 do
-            let panel = q * depth * NR
-            for c in 0 .. NR - 1 do
-                let j = q * NR + c
-                if j < n then
-                    for p in 0 .. depth - 1 do
-                        dst.[panel + p * NR + c] <- if transB then b.[bOffset + j * ldb + p0 + p] else b.[bOffset + (p0 + p) * ldb + j]
-                else
-                    for p in 0 .. depth - 1 do
-                        dst.[panel + p * NR + c] <- 0.0
+                        dst.[sliver + p * width + r] <- 0.0
 
     /// The MR×NR tile Σ_p sliver[p, :]ᵀ·panel[p, :] over `depth`, into `tile` (row-major MR×NR).
     [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
@@ -118,14 +105,14 @@ type ManagedGemm() =
         try
             for p0 in 0 .. KC .. k - 1 do
                 let depth = min KC (k - p0)
-                ManagedGemm.PackB(transB, b, bOffset, ldb, p0, depth, n, bp)
+                ManagedGemm.Pack(NR, not transB, b, bOffset, ldb, 0, n, p0, depth, bp)
                 let rowBlock (block: int) =
                     let i0 = block * MC
                     let rows = min MC (m - i0)
                     let ap = ArrayPool<float>.Shared.Rent(MC * depth)
                     let tile = ArrayPool<float>.Shared.Rent(MR * NR)
                     try
-                        ManagedGemm.PackA(transA, a, aOffset, lda, i0, rows, p0, depth, ap)
+                        ManagedGemm.Pack(MR, transA, a, aOffset, lda, i0, rows, p0, depth, ap)
                         for q in 0 .. panels - 1 do
                             let cols = min NR (n - q * NR)
                             for s in 0 .. (rows + MR - 1) / MR - 1 do
