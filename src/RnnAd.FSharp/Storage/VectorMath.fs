@@ -133,9 +133,12 @@ module VectorMath =
             (f (Vector256.LoadUnsafe(&start, unativeint i))).StoreUnsafe(&start, unativeint i)
             i <- i + V.Count
         if full < values.Length then
-            let padded = Array.zeroCreate V.Count
-            values.Slice(full).CopyTo(Span padded)
-            let result = f (Vector256.Create<float>(ReadOnlySpan padded))
+            // Built lane by lane rather than through a scratch array: narrow rows (hidden 2, 6, …) take this
+            // path at every step, and it should not allocate.
+            let tail = values.Length - full
+            let result =
+                f (Vector256.Create(values.[full], (if tail > 1 then values.[full + 1] else 0.0),
+                                    (if tail > 2 then values.[full + 2] else 0.0), 0.0))
             for j in 0 .. values.Length - full - 1 do
                 values.[full + j] <- result.GetElement j
 
