@@ -59,9 +59,9 @@ let main argv =
         let op = measure "traced op" 2000 20000 5.0 (Workloads.tracedOp ())
         versus "4×4 matmul + tanh + sum, forward + backward" op (find (torch "traced_op.py") "traced op") "—" (fun _ -> true)
 
-    let abacadTorch = if wanted "abacad" then torch "abacad.py" else []
     if wanted "abacad" then
         printfn "timing AbAcAd…"
+        let abacadTorch = torch "abacad.py"
         let epoch = measure "AbAcAd epoch" 50 2000 5.0 (Workloads.abAcAdEpoch ())
         versus "AbAcAd epoch (hidden 2, 299 steps, Adam) vs PyTorch loop as seed 000 writes it" epoch (find abacadTorch "abacad epoch") "—" (fun _ -> true)
         versus "AbAcAd epoch vs PyTorch nn.RNN" epoch (find abacadTorch "abacad epoch nn.RNN") "—" (fun _ -> true)
