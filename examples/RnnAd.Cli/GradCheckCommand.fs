@@ -1,5 +1,6 @@
 namespace RnnAd.Cli
 
+open RnnAd
 open System
 open System.Globalization
 open System.Threading

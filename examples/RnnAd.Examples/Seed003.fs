@@ -1,5 +1,6 @@
 namespace RnnAd.Examples
 
+open RnnAd
 open System
 open System.Diagnostics
 open System.Globalization

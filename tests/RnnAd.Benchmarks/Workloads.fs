@@ -1,6 +1,7 @@
 /// The workloads timed by the benchmark program; each mirrors a script in pytorch/ exactly.
 module RnnAd.Benchmarks.Workloads
 
+open RnnAd
 open System
 open RnnAd.FSharp
 open RnnAd.FSharp.Reference

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Constant tensors: the starting points of computations, differentiated only when passed to `Ad`.

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Differentiable selection by integer indices and by masks. Indices and masks are data, not variables:

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// The differentiable matrix product. All four transpose combinations are one op, so the reverse rules

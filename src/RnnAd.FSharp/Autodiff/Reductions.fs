@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Differentiable reductions: sum, mean, max and log-sum-exp, over everything or along one dimension.

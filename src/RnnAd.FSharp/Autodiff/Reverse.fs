@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open System.Collections.Generic
 open System.Threading
 open RnnAd.FSharp.Storage

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Differentiable ops that rearrange values: reshape, permute, slice, concat, stack, split, flip.

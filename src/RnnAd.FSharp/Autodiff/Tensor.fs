@@ -1,4 +1,4 @@
-namespace RnnAd.FSharp
+namespace RnnAd
 
 open System
 open System.Threading

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// The recurrent cells RnnAd provides, with PyTorch's equations.

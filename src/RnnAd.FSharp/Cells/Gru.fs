@@ -1,5 +1,7 @@
 namespace RnnAd.FSharp
 
+open RnnAd
+
 /// The GRU cell exactly as PyTorch: the reset gate scales W_hn·h + b_hn *after* the product (Chung et al.
 /// apply it before), and z weighs the old state.
 [<RequireQualifiedAccess>]

@@ -1,5 +1,7 @@
 namespace RnnAd.FSharp
 
+open RnnAd
+
 /// The LSTM cell (Hochreiter & Schmidhuber, with a forget gate), PyTorch's gate order i, f, g, o.
 [<RequireQualifiedAccess>]
 module Lstm =

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// The shape of a recurrent layer stack, as PyTorch's `nn.RNN` / `nn.LSTM` / `nn.GRU` arguments.

@@ -1,5 +1,7 @@
 namespace RnnAd.FSharp
 
+open RnnAd
+
 /// The Elman RNN cell. Inputs are (batch, input), states (batch, hidden).
 [<RequireQualifiedAccess>]
 module Rnn =

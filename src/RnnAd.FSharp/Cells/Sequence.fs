@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// The state a cell carries from step to step: h of shape (batch, hidden), and for an LSTM also c.

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open System.IO
 open System.Text.Json
 open RnnAd.FSharp.Storage

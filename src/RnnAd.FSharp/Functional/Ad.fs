@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Differentiation as higher-order functions (DESIGN.md §3.3): reverse mode (`grad`, `valueAndGrad`,

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open System
 open System.Collections.Generic
 open RnnAd.FSharp.Storage

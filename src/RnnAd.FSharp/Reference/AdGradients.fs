@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp.Reference
 
+open RnnAd
 open RnnAd.FSharp
 
 /// The AD side of a gradient check: the engine's gradient of `SequenceModel.loss`, and ∂L/∂h_t through

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp.Reference
 
+open RnnAd
 open System.Collections.Generic
 open MathNet.Numerics.LinearAlgebra
 open RnnAd.FSharp

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp.Reference
 
+open RnnAd
 open System
 open MathNet.Numerics.LinearAlgebra
 open RnnAd.FSharp

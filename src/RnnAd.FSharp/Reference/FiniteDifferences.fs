@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp.Reference
 
+open RnnAd
 open RnnAd.FSharp
 
 /// Finite-difference gradients: the independent witness when AD and the hand-derived BPTT are compared.

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp.Reference
 
+open RnnAd
 open System
 open System.Globalization
 open System.Text

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Gradient clipping, as PyTorch's `clip_grad_norm_` and `clip_grad_value_`, as pure functions.

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open RnnAd
 open System
 open System.Diagnostics
 open System.Threading

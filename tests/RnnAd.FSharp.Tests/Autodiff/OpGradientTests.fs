@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Autodiff.OpGradientTests
 
+open RnnAd
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage

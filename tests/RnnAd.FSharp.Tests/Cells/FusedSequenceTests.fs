@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Cells.FusedSequenceTests
 
+open RnnAd
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage

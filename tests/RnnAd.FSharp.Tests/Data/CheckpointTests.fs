@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Data.CheckpointTests
 
+open RnnAd
 open System
 open System.IO
 open Expecto

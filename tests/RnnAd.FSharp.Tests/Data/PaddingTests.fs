@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Data.PaddingTests
 
+open RnnAd
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Data

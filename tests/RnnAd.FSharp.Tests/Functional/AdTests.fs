@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Functional.AdTests
 
+open RnnAd
 open System.Threading
 open System.Threading.Tasks
 open Expecto

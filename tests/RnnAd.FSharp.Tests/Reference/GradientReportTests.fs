@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Reference.GradientReportTests
 
+open RnnAd
 open System
 open Expecto
 open RnnAd.FSharp

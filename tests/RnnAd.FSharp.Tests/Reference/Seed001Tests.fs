@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Reference.Seed001Tests
 
+open RnnAd
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Reference

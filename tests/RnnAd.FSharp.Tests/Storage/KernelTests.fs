@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Storage.KernelTests
 
+open RnnAd
 open System
 open Expecto
 open RnnAd.FSharp

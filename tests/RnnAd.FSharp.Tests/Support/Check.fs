@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp.Tests
 
+open RnnAd
 open System
 open Expecto
 open RnnAd.FSharp

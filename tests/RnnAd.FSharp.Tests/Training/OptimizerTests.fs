@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Training.OptimizerTests
 
+open RnnAd
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests

@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Training.TrainerTests
 
+open RnnAd
 open System
 open System.Threading
 open Expecto
