@@ -47,7 +47,7 @@ module GradCheckCommand =
         let batchSize = Options.positive "--batch" (args.GetResult(GradCheckArgs.Batch, 2))
         let features = Options.positive "--input" (args.GetResult(GradCheckArgs.Input, 3))
         let spec =
-            { Cell = Options.cell (args.GetResult(GradCheckArgs.Cell, "lstm"))
+            { Cell = Cells.ofKind (Options.cell (args.GetResult(GradCheckArgs.Cell, "lstm")))
               Input = InputEncoding.Features features
               HiddenSize = Options.positive "--hidden" (args.GetResult(GradCheckArgs.Hidden, 4))
               Layers = Options.positive "--layers" (args.GetResult(GradCheckArgs.Layers, 1))
@@ -55,7 +55,7 @@ module GradCheckCommand =
               Dropout = 0.0
               Head = Options.head (args.GetResult(GradCheckArgs.Head, "per-step"))
               HeadHidden = []
-              Outputs = Options.positive "--outputs" (args.GetResult(GradCheckArgs.Outputs, 3)) }
+              Outputs = Options.positive "--outputs" (args.GetResult(GradCheckArgs.Outputs, 3)); Loss = Loss.crossEntropy }
         let bptt = args.TryGetResult GradCheckArgs.Bptt |> Option.map (Options.positive "--bptt")
         let finiteDifferences = args.Contains GradCheckArgs.Finite_Differences
         match bptt with
@@ -73,7 +73,7 @@ module GradCheckCommand =
               Batch = batchSize
               Time = time
               Mask = None
-              Targets = targets }
+              Targets = Targets.Classes(targets) }
         let options =
             { GradientCheckOptions.Default with
                 DetachEvery = bptt

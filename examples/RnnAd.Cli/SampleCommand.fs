@@ -44,6 +44,6 @@ module SampleCommand =
         | Some i ->
             Options.fail (sprintf "--prompt: the character %s at position %d is not in the model's vocabulary of %d characters" (Options.quote characters.[i]) i vocabulary.Count)
         | None -> ()
-        let generated = Generation.sample model.Spec model.Parameters (Vocabulary.encode vocabulary characters) length sampling
+        let generated = Generation.sample (SequenceModel.model model.Spec) model.Parameters (Vocabulary.encode vocabulary characters) length sampling
         t.Out.WriteLine(prompt + String.Concat(Vocabulary.decode vocabulary generated))
         0

@@ -79,7 +79,7 @@ module TrainCommand =
             let vocabulary = Vocabulary.build VocabularyOptions.Default [ characters ]
             let embedding = Options.nonNegative "--embedding" (args.GetResult(TrainArgs.Embedding, 16))
             let spec =
-                { Cell = Options.cell (args.GetResult(TrainArgs.Cell, "lstm"))
+                { Cell = Cells.ofKind (Options.cell (args.GetResult(TrainArgs.Cell, "lstm")))
                   Input = (if embedding = 0 then InputEncoding.OneHot vocabulary.Count else InputEncoding.Embedding(vocabulary.Count, embedding))
                   HiddenSize = Options.positive "--hidden" (args.GetResult(TrainArgs.Hidden, 128))
                   Layers = Options.positive "--layers" (args.GetResult(TrainArgs.Layers, 1))
@@ -87,7 +87,7 @@ module TrainCommand =
                   Dropout = Options.probability "--dropout" (args.GetResult(TrainArgs.Dropout, 0.0))
                   Head = HeadKind.PerStep
                   HeadHidden = []
-                  Outputs = vocabulary.Count }
+                  Outputs = vocabulary.Count; Loss = Loss.crossEntropy }
             let seed = args.GetResult(TrainArgs.Seed, 1)
             { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
               Metadata = Map.empty }
@@ -125,7 +125,8 @@ module TrainCommand =
               ClipNorm = (if clip = 0.0 then None else Some clip)
               ClipValue = None
               Seed = Seed.derive seed "training"
-              CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every") }
+              CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every")
+              RunawayFactor = Some 1e4 }
         let s = start args output characters options epochs
         // Everything but --epochs shapes the continuation: a resume must use the options the run started with.
         let fingerprint =
@@ -202,7 +203,7 @@ module TrainCommand =
                             batchesThisEpoch <- 0
                         | TrainingEvent.CheckpointSaved state ->
                             if t.Rich.IsNone then Terminal.line t (sprintf "  checkpoint saved after update %d" state.StepsDone)
-                    fst (Trainer.fit s.Spec options data report save cancel s.State))
+                    fst (Trainer.fit (SequenceModel.model s.Spec) options data report save cancel s.State))
             with
             | TrainingDivergedException (message, _) ->
                 raise (CommandFailedException(message + "; try a lower --learning-rate or a smaller --clip-norm"))
@@ -246,7 +247,7 @@ module TrainCommand =
         if sampleLength > 0 then
             let prompt = firstWord characters
             let sampling = { Temperature = 0.5; TopK = None; Seed = Seed.derive seed "sample" }
-            let generated = Generation.sample s.Spec final.Parameters (Vocabulary.encode s.Vocabulary prompt) sampleLength sampling
+            let generated = Generation.sample (SequenceModel.model s.Spec) final.Parameters (Vocabulary.encode s.Vocabulary prompt) sampleLength sampling
             Terminal.line t ""
             Terminal.heading t (sprintf "sample (%d characters after \"%s\", temperature 0.5; rnnad sample --model %s for more):" sampleLength (String.Concat prompt) output)
             let sample = String.Concat prompt + String.Concat(Vocabulary.decode s.Vocabulary generated)

@@ -79,8 +79,8 @@ module Seed000 =
 
     /// One-hot → RNN (tanh) → Linear, in the layout of RnnAd's `SequenceModel` (and PyTorch's nn.RNN).
     let private rnnSpec (vocabulary: int) (hidden: int) : ModelSpec =
-        { Cell = CellKind.RnnTanh; Input = InputEncoding.OneHot vocabulary; HiddenSize = hidden; Layers = 1
-          Bidirectional = false; Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = vocabulary }
+        { Cell = Cells.rnnTanh; Input = InputEncoding.OneHot vocabulary; HiddenSize = hidden; Layers = 1
+          Bidirectional = false; Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = vocabulary; Loss = Loss.crossEntropy }
 
     /// The seed's loop written as a fold: h_0 = 0, then h_t = cell(x_t, h_{t−1}) for every step; the head
     /// reads every h_t. Returns h (time, hidden) and the logits (time, vocabulary).
@@ -276,8 +276,8 @@ module Seed000 =
         write (sprintf "    Accuracy %s against the ceiling %s of any network that sees one letter." (inv m.Accuracy) (inv ceiling))
         // The same parameters through RnnAd's SequenceModel: the hand fold above is the library's model, up to the
         // order in which its fast path adds biases and products (differences of a few ulps).
-        let batch = { Input = SequenceInput.Tokens t.Inputs; Batch = 1; Time = t.Inputs.Length; Mask = None; Targets = t.Targets }
-        let library = Evaluation.metrics spec trained [ batch ]
+        let batch = { Input = SequenceInput.Tokens t.Inputs; Batch = 1; Time = t.Inputs.Length; Mask = None; Targets = Targets.Classes(t.Targets) }
+        let library = Evaluation.metrics (SequenceModel.model spec) trained [ batch ]
         let libraryLogits, _ = SequenceModel.forward spec trained RunOptions.Default batch
         let gap = Array.map2 (fun a b -> abs (a - b)) (libraryLogits.ToArray()) (Array.concat fit.Logits) |> Array.max
         metrics.Add("AbAcAd-rnn.sequenceModelGap", gap)

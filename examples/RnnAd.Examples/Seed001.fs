@@ -25,12 +25,12 @@ module Seed001 =
 
     /// One sequence: input "hell", and at every step the letter that follows, "ello".
     let private hell: SequenceBatch =
-        { Input = SequenceInput.Tokens(encode "hell"); Batch = 1; Time = 4; Mask = None; Targets = encode "ello" }
+        { Input = SequenceInput.Tokens(encode "hell"); Batch = 1; Time = 4; Mask = None; Targets = Targets.Classes(encode "ello") }
 
     /// One-hot(4) → RNN tanh → Linear(4), read at every step (PerStep) or only after the last (LastStep).
     let private spec (hidden: int) (head: HeadKind) : ModelSpec =
-        { Cell = CellKind.RnnTanh; Input = InputEncoding.OneHot 4; HiddenSize = hidden; Layers = 1; Bidirectional = false
-          Dropout = 0.0; Head = head; HeadHidden = []; Outputs = 4 }
+        { Cell = Cells.rnnTanh; Input = InputEncoding.OneHot 4; HiddenSize = hidden; Layers = 1; Bidirectional = false
+          Dropout = 0.0; Head = head; HeadHidden = []; Outputs = 4; Loss = Loss.crossEntropy }
 
     let private perStep (model: NamedTensors) : ModelSpec = spec model.["rnn.weight_hh_l0"].Shape.[0] HeadKind.PerStep
 
@@ -87,7 +87,7 @@ module Seed001 =
     /// the last error visited, step 0's, while Wxh, Whh and Bh get the full BPTT sum of all four.
     let private seedTruncatedGradient (p: NamedTensors) : NamedTensors =
         let full = Ad.Named.grad (fun p -> summedLoss RunOptions.Default hell (ofSeedWeights p)) p
-        let step0 = { hell with Input = SequenceInput.Tokens(encode "h"); Time = 1; Targets = encode "e" }
+        let step0 = { hell with Input = SequenceInput.Tokens(encode "h"); Time = 1; Targets = Targets.Classes(encode "e") }
         let head = Ad.Named.grad (fun p -> summedLoss RunOptions.Default step0 (ofSeedWeights p)) p
         NamedTensors.map2 (fun name f h -> if name = "Wy" || name = "By" then h else f) full head
 
@@ -179,7 +179,7 @@ module Seed001 =
     let private predicted (rows: float[][]) : string = rows |> Array.map (fun r -> string symbols.[argmax r]) |> String.concat ""
 
     let private accuracy (rows: float[][]) : float =
-        float (Array.zip (rows |> Array.map argmax) hell.Targets |> Array.filter (fun (a, b) -> a = b) |> Array.length) / 4.0
+        float (Array.zip (rows |> Array.map argmax) (Targets.classesOf hell.Targets) |> Array.filter (fun (a, b) -> a = b) |> Array.length) / 4.0
 
     /// A table of softmax outputs per step, as the seed prints `pred`, with each step's argmax.
     let private printTable (write: string -> unit) (title: string) (rows: float[][]) =
@@ -328,7 +328,7 @@ module Seed001 =
         write "   Each h_t receives its own step's error directly, so over four steps nothing has room to vanish."
         // A long input and one error at its end: what survives of that error at step t is the vanishing gradient.
         let text = String.replicate 12 "hello"
-        let long = { Input = SequenceInput.Tokens(encode text); Batch = 1; Time = text.Length; Mask = None; Targets = encode "h" }
+        let long = { Input = SequenceInput.Tokens(encode text); Batch = 1; Time = text.Length; Mask = None; Targets = Targets.Classes(encode "h") }
         let lastStep = spec 3 HeadKind.LastStep
         let seedModel = ofSeedWeights weights3 |> constants
         let seedSigma = spectralNorm seedModel.["rnn.weight_hh_l0"]

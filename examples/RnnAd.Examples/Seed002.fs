@@ -33,7 +33,7 @@ module Seed002 =
         let x = Nn.oneHot alphabet.Length [| batch; time |] ids
         let rnn =
             Recurrent.init
-                { Kind = CellKind.RnnTanh; InputSize = alphabet.Length; HiddenSize = hidden; Layers = 1; Bidirectional = false; Dropout = 0.0 }
+                { Cell = Cells.rnnTanh; InputSize = alphabet.Length; HiddenSize = hidden; Layers = 1; Bidirectional = false; Dropout = 0.0 }
                 (Seed.derive seed "shapes")
         let outputs, finals = Recurrent.run rnn RunOptions.Default None x
         let h = finals.[0].H
@@ -47,7 +47,7 @@ module Seed002 =
         write (sprintf "    final state h_n          %d state (layers × directions) of (batch, hidden) = %s; PyTorch stacks it as (1, %d, %d)"
                    finals.Length (Shape.format h.Shape) batch hidden)
         write (sprintf "    parameters               weight_ih_l0 %s, weight_hh_l0 %s, bias_ih_l0 %s, bias_hh_l0 %s"
-                   (Shape.format cell.WeightIh.Shape) (Shape.format cell.WeightHh.Shape) (Shape.format cell.BiasIh.Shape) (Shape.format cell.BiasHh.Shape))
+                   (Shape.format cell.["weight_ih"].Shape) (Shape.format cell.["weight_hh"].Shape) (Shape.format cell.["bias_ih"].Shape) (Shape.format cell.["bias_hh"].Shape))
         write (sprintf "    The last step of the outputs is the final state: max |outputs[:, %d, :] − h_n| = %g." (time - 1) lastVsFinal)
         write "    The layer learns nothing about the batch or the sequence length: the same weights serve any (batch, time)."
         write "    RnnAd is batch-first: a batch is (batch, time, features), PyTorch's layout with batch_first=True (seed 002 sets"
@@ -129,8 +129,8 @@ module Seed002 =
         // The seed's Net: nn.RNN(dic_size, hidden_size = dic_size, num_layers = 2, batch_first = True) and
         // nn.Linear(hidden_size, dic_size) at every step.
         let spec =
-            { Cell = CellKind.RnnTanh; Input = InputEncoding.OneHot v; HiddenSize = v; Layers = 2; Bidirectional = false
-              Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = v }
+            { Cell = Cells.rnnTanh; Input = InputEncoding.OneHot v; HiddenSize = v; Layers = 2; Bidirectional = false
+              Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = v; Loss = Loss.crossEntropy }
         let ceiling = prefixCeiling windows
         write ""
         write "(b) A long sentence (seed 002):"
@@ -150,8 +150,8 @@ module Seed002 =
         let optimizer = Optimizer.Adam AdamOptions.Default
         let target = sentence.Substring 1
         let show (updates: int) (ps: NamedTensors) =
-            let m = Evaluation.metrics spec ps [ batch ]
-            let text = reconstruct vocabulary batch.Time (Evaluation.predict spec ps batch)
+            let m = Evaluation.metrics (SequenceModel.model spec) ps [ batch ]
+            let text = reconstruct vocabulary batch.Time (Evaluation.predict (SequenceModel.model spec) ps batch)
             write (sprintf "    %3d  loss %s  accuracy %s  %s" updates (f3 m.Loss) (f3 m.Accuracy) text)
             m, text
         show 0 (SequenceModel.init spec seed) |> ignore
@@ -166,17 +166,17 @@ module Seed002 =
                     Ad.Named.valueAndGrad (fun p ->
                         let z, _ = SequenceModel.forward spec p RunOptions.Default batch
                         logits.Value <- Some z.Value
-                        Nn.crossEntropyWeighted Reduction.Mean None batch.Targets z) ps
+                        Nn.crossEntropyWeighted Reduction.Mean None (Targets.classesOf batch.Targets) z) ps
                 let next = Optimizers.step optimizer 0.1 ps state grads
                 if (i + 1) % 10 = 0 then show (i + 1) (fst next) |> ignore
-                (loss.ToScalar(), accuracyOf (Option.get logits.Value) batch.Targets), next)
+                (loss.ToScalar(), accuracyOf (Option.get logits.Value) (Targets.classesOf batch.Targets)), next)
                 (let ps = SequenceModel.init spec seed in ps, Optimizers.init optimizer ps)
-        let final = Evaluation.metrics spec trained [ batch ]
-        let text = reconstruct vocabulary batch.Time (Evaluation.predict spec trained batch)
+        let final = Evaluation.metrics (SequenceModel.model spec) trained [ batch ]
+        let text = reconstruct vocabulary batch.Time (Evaluation.predict (SequenceModel.model spec) trained batch)
         let wrong = Seq.zip text target |> Seq.filter (fun (a, b) -> a <> b) |> Seq.length
         write ""
         write (sprintf "    After %d updates: loss %s, accuracy %s over all %d predicted characters; %d of the %d read back are wrong:"
-                   iterations (f4 final.Loss) (f4 final.Accuracy) batch.Targets.Length wrong text.Length)
+                   iterations (f4 final.Loss) (f4 final.Accuracy) (Targets.classesOf batch.Targets).Length wrong text.Length)
         write (sprintf "    truth  %s" target)
         write (sprintf "    read   %s" text)
         if wrong > 0 then write (sprintf "           %s" (String(Seq.map2 (fun a b -> if a = b then ' ' else '^') text target |> Array.ofSeq)))

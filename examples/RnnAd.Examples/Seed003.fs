@@ -123,31 +123,31 @@ module Seed003 =
         let e, h = s.Embedding, s.Hidden
         let spec cell hidden bidirectional head =
             { Cell = cell; Input = InputEncoding.Embedding(vocabulary, e); HiddenSize = hidden; Layers = 1
-              Bidirectional = bidirectional; Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = head; Outputs = classes }
+              Bidirectional = bidirectional; Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = head; Outputs = classes; Loss = Loss.crossEntropy }
         [ { Key = "rnncell-mlp"; Name = "RNN cell + MLP"; SeedName = "the seed's Net (RNNCell_Encoder)"
             Layout = sprintf "Embedding(%d→%d) → RNNCell(%d→%d) folded over the words → fc1(%d→%d) → relu → fc2(%d→%d)"
                          vocabulary e e s.CellHidden s.CellHidden s.CellHead s.CellHead classes
             Note = []
-            Spec = spec CellKind.RnnTanh s.CellHidden false [ s.CellHead ] }
+            Spec = spec Cells.rnnTanh s.CellHidden false [ s.CellHead ] }
           { Key = "rnn"; Name = "RNN"; SeedName = "the seed's BasicRNN"
             Layout = sprintf "Embedding(%d→%d) → RNN(tanh, %d) → last state → Linear(%d→%d)" vocabulary e h h classes
             Note =
                 [ "The seed's BasicRNN passes its logits through a sigmoid before the cross-entropy, and calls dropout"
                   "without keeping the result; here the head's plain logits go to the loss." ]
-            Spec = spec CellKind.RnnTanh h false [] }
+            Spec = spec Cells.rnnTanh h false [] }
           { Key = "lstm"; Name = "LSTM"; SeedName = "the seed's LSTMCell"
             Layout = sprintf "Embedding(%d→%d) → LSTM(%d) → last h → Linear(%d→%d)" vocabulary e h h classes
             Note = []
-            Spec = spec CellKind.Lstm h false [] }
+            Spec = spec Cells.lstm h false [] }
           { Key = "gru"; Name = "GRU"; SeedName = "the seed's GRUCell"
             Layout = sprintf "Embedding(%d→%d) → GRU(%d) → last h → Linear(%d→%d)" vocabulary e h h classes
             Note = []
-            Spec = spec CellKind.Gru h false [] }
+            Spec = spec Cells.gru h false [] }
           { Key = "bilstm"; Name = "BiLSTM"; SeedName = "the seed's biLSTM"
             Layout = sprintf "Embedding(%d→%d) → LSTM(%d) forwards and backwards → [final h → | final h ←] → Linear(%d→%d)"
                          vocabulary e h (2 * h) classes
             Note = []
-            Spec = spec CellKind.Lstm h true [] } ]
+            Spec = spec Cells.lstm h true [] } ]
 
     // ---- The seed's hand-written cells, run with the trained weights -----------------------------------
     // The seed folds nn.RNNCell by hand and writes LSTMCell and GRUCell from two nn.Linear layers, x2h and
@@ -318,7 +318,8 @@ module Seed003 =
               ClipNorm = Some 1.0
               ClipValue = None
               Seed = Seed.derive seed ("training " + model.Key)
-              CheckpointEvery = None }
+              CheckpointEvery = None
+              RunawayFactor = Some 1e4 }
         write ""
         write (sprintf "Training: Adam at rate %g (the seed: 0.0001), gradient norm clipped to 1, %d epochs of batches in a seeded order," s.LearningRate s.Epochs)
         write "  the same for every model. The loss is the mean cross-entropy per review; guessing scores ln 2 = 0.693 on two classes."
@@ -339,11 +340,11 @@ module Seed003 =
             let watch = Stopwatch.StartNew()
             let options = trainingOptions model
             let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch s.BatchSize (Batching.classification pad) train); Validation = Some validBatches }
-            let state, history = Trainer.fit model.Spec options data report ignore CancellationToken.None (Trainer.start options ps0)
+            let state, history = Trainer.fit (SequenceModel.model model.Spec) options data report ignore CancellationToken.None (Trainer.start options ps0)
             let seconds = watch.Elapsed.TotalSeconds
             let ps = state.Parameters
-            let testMetrics = Evaluation.metrics model.Spec ps testBatches
-            let predicted = testBatches |> Array.collect (Evaluation.predict model.Spec ps)
+            let testMetrics = Evaluation.metrics (SequenceModel.model model.Spec) ps testBatches
+            let predicted = testBatches |> Array.collect (Evaluation.predict (SequenceModel.model model.Spec) ps)
             let confusion = Array2D.zeroCreate classes classes
             Array.iter2 (fun (e: ClassificationExample) p -> confusion.[e.Label, p] <- confusion.[e.Label, p] + 1) test predicted
             write (sprintf "  test: accuracy %s, loss %s (%.1f s to train)" (inv testMetrics.Accuracy) (inv testMetrics.Loss) seconds)
@@ -412,7 +413,7 @@ module Seed003 =
                 s.Fillers |> List.map (fun k ->
                     let ids = Vocabulary.encode vocabulary (Array.init k (fun i -> filler.[i % filler.Length]))
                     let padded = test |> Array.map (fun e -> { e with Tokens = Array.append e.Tokens ids })
-                    let a = (Evaluation.metrics o.Model.Spec o.Parameters (Batching.inOrder 256 (Batching.classification pad) padded)).Accuracy
+                    let a = (Evaluation.metrics (SequenceModel.model o.Model.Spec) o.Parameters (Batching.inOrder 256 (Batching.classification pad) padded)).Accuracy
                     metrics.Add(sprintf "%s.filler%d.accuracy" o.Model.Key k, a)
                     a) |> Array.ofList)
         write ""

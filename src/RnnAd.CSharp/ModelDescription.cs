@@ -92,7 +92,7 @@ public sealed record ModelDescription
             _ => InputEncoding.NewFeatures(InputSize),
         };
         var head = Output == OutputMode.EveryStep ? HeadKind.PerStep : HeadKind.LastStep;
-        return new ModelSpec(cell, input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs);
+        return new ModelSpec(Cells.ofKind(cell), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, LossModule.crossEntropy);
     }
 
     /// <summary>The description of an F# core model spec.</summary>
@@ -107,7 +107,7 @@ public sealed record ModelDescription
         };
         return new ModelDescription
         {
-            Cell = spec.Cell.IsRnnTanh ? CellType.Rnn : spec.Cell.IsRnnRelu ? CellType.RnnRelu : spec.Cell.IsLstm ? CellType.Lstm : CellType.Gru,
+            Cell = Cells.kindOf(spec.Cell).Value is var kind && kind.IsRnnTanh ? CellType.Rnn : kind.IsRnnRelu ? CellType.RnnRelu : kind.IsLstm ? CellType.Lstm : CellType.Gru,
             Input = input,
             InputSize = inputSize,
             EmbeddingSize = embedding,

@@ -90,7 +90,7 @@ public sealed class RecurrentModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var options = new SamplingOptions(temperature, topK is { } k ? Microsoft.FSharp.Core.FSharpOption<int>.Some(k) : null, seed);
-        return Generation.sample(Spec, Parameters, prompt.ToArray(), length, options);
+        return Generation.sample(SequenceModel.model(Spec), Parameters, prompt.ToArray(), length, options);
     }
 
     /// <summary>The shape of a parameter.</summary>
@@ -110,7 +110,7 @@ public sealed class RecurrentModel
     public IReadOnlyList<int[]> Predict(SequenceBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var flat = Evaluation.predict(Spec, Parameters, batch.Inner);
+        var flat = Evaluation.predict(SequenceModel.model(Spec), Parameters, batch.Inner);
         if (Description.Output == OutputMode.LastStep) return flat.Select(c => new[] { c }).ToArray();
         var time = batch.Length;
         var mask = batch.Inner.Mask;
@@ -123,7 +123,7 @@ public sealed class RecurrentModel
     public EvaluationResult Evaluate(IEnumerable<SequenceBatch> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        var m = Evaluation.metrics(Spec, Parameters, batches.Select(b => b.Inner));
+        var m = Evaluation.metrics(SequenceModel.model(Spec), Parameters, batches.Select(b => b.Inner));
         return new EvaluationResult(m.Loss, m.Accuracy, m.Perplexity, m.Count);
     }
 

@@ -25,14 +25,14 @@ public sealed class SequenceBatch
     {
         var (ids, mask, time) = Pad(inputs, nameof(inputs));
         ArgumentNullException.ThrowIfNull(targets);
-        return new SequenceBatch(new CoreBatch(SequenceInput.NewTokens(ids), inputs.Count, time, mask, StepTargets(inputs, targets, time)));
+        return new SequenceBatch(new CoreBatch(SequenceInput.NewTokens(ids), inputs.Count, time, mask, Targets.NewClasses(StepTargets(inputs, targets, time))));
     }
 
     /// <summary>Token sequences with one label per sequence (many-to-one, e.g. sentiment classification).</summary>
     public static SequenceBatch ForClassification(IReadOnlyList<IReadOnlyList<int>> inputs, IReadOnlyList<int> labels)
     {
         var (ids, mask, time) = Pad(inputs, nameof(inputs));
-        return new SequenceBatch(new CoreBatch(SequenceInput.NewTokens(ids), inputs.Count, time, mask, Labels(inputs.Count, labels)));
+        return new SequenceBatch(new CoreBatch(SequenceInput.NewTokens(ids), inputs.Count, time, mask, Targets.NewClasses(Labels(inputs.Count, labels))));
     }
 
     /// <summary>Feature sequences (sequence → step → features) with one target per step.</summary>
@@ -40,14 +40,14 @@ public sealed class SequenceBatch
     {
         var (values, mask, time) = PadFeatures(inputs);
         ArgumentNullException.ThrowIfNull(targets);
-        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, StepTargets(inputs.Select(s => s.Length).ToArray(), targets, time)));
+        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, Targets.NewClasses(StepTargets(inputs.Select(s => s.Length).ToArray(), targets, time))));
     }
 
     /// <summary>Feature sequences (sequence → step → features) with one label per sequence.</summary>
     public static SequenceBatch FromFeatures(IReadOnlyList<double[][]> inputs, IReadOnlyList<int> labels)
     {
         var (values, mask, time) = PadFeatures(inputs);
-        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, Labels(inputs.Count, labels)));
+        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, Targets.NewClasses(Labels(inputs.Count, labels))));
     }
 
     internal static SequenceBatch Wrap(CoreBatch inner) => new(inner);
@@ -82,6 +82,9 @@ public sealed class SequenceBatch
                 var step = inputs[i][t] ?? throw new ArgumentNullException(nameof(inputs), $"Step {t} of sequence {i} is null.");
                 if (step.Length != features)
                     throw new ArgumentException($"Step {t} of sequence {i} has {step.Length} features; step 0 of sequence 0 has {features}.", nameof(inputs));
+                for (var f = 0; f < features; f++)
+                    if (!double.IsFinite(step[f]))
+                        throw new ArgumentException($"Feature {f} of step {t} of sequence {i} is {step[f]}; features must be finite.", nameof(inputs));
                 Array.Copy(step, 0, values, (i * time + t) * features, features);
             }
         var tensor = Tensor.Constant(RawTensorModule.ofArray(new[] { inputs.Count, time, features }, values));

@@ -80,7 +80,7 @@ public sealed class Trainer
         }
         try
         {
-            var (final, history) = FSharp.Trainer.fit(model.Spec, core, data, FuncConvert.FromAction<TrainingEvent>(Report),
+            var (final, history) = FSharp.Trainer.fit(SequenceModel.model(model.Spec), core, data, FuncConvert.FromAction<TrainingEvent>(Report),
                 FuncConvert.FromAction<TrainingState>(Save), cancellationToken, start).ToValueTuple();
             Save(final);
             return new TrainingResult(model.With(final.Parameters), history.Select(ToResult).ToArray());

@@ -93,6 +93,13 @@ public sealed record TrainerOptions
     /// <summary>Batches between checkpoints; the last one is always written at the end of training.</summary>
     public int CheckpointInterval { get; init; } = 100;
 
+    /// <summary>
+    /// Stop with a <see cref="TrainingDivergedException"/> when a batch's loss exceeds this many times the mean batch
+    /// loss of the run so far (a run whose loss climbs by orders of magnitude is lost even while it stays finite);
+    /// null checks only that losses and gradients are finite.
+    /// </summary>
+    public double? RunawayFactor { get; init; } = 1e4;
+
     /// <summary>Checks every option, throwing an <see cref="ArgumentException"/> naming the one at fault.</summary>
     public void Validate() => FSharp.Trainer.validate(ToCore(batches: 1));
 
@@ -130,6 +137,7 @@ public sealed record TrainerOptions
             ClipNorm is { } c ? FSharpOption<double>.Some(c) : null,
             ClipValue is { } v ? FSharpOption<double>.Some(v) : null,
             Seed,
-            CheckpointPath is null ? null : FSharpOption<int>.Some(CheckpointInterval));
+            CheckpointPath is null ? null : FSharpOption<int>.Some(CheckpointInterval),
+            RunawayFactor is { } r ? FSharpOption<double>.Some(r) : null);
     }
 }

@@ -97,14 +97,22 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void A_diverging_run_stops_naming_the_step_and_keeps_the_last_good_model()
     {
+        // A learning rate of 10⁶ throws the weights far out: the loss climbs by orders of magnitude at once.
         var model = new ModelBuilder().Rnn(4).Features(2).ClassifyLastStep(2).Build(seed: 1);
         var good = SequenceBatch.FromFeatures(new[] { new[] { new[] { 1.0, 0.0 } } }, new[] { 1 });
-        var bad = SequenceBatch.FromFeatures(new[] { new[] { new[] { double.NaN, 0.0 } } }, new[] { 1 });
-        var data = SequenceDataset.FromBatches(new[] { good, bad });
-        var error = Assert.Throws<TrainingDivergedException>(() => new Trainer(Options(1) with { Shuffle = false }).Fit(model, data));
+        var other = SequenceBatch.FromFeatures(new[] { new[] { new[] { 0.0, 1.0 } } }, new[] { 0 });
+        var data = SequenceDataset.FromBatches(new[] { good, other });
+        var error = Assert.Throws<TrainingDivergedException>(() => new Trainer(Options(1) with { Shuffle = false, LearningRate = 1e6 }).Fit(model, data));
         Assert.Contains("step 2", error.Message);
-        Assert.Contains("NaN", error.Message);
+        Assert.Contains("times the run's mean batch loss", error.Message);
         Assert.All(error.LastGoodModel.ParameterNames, n => Assert.All(error.LastGoodModel.GetParameterValues(n), v => Assert.True(double.IsFinite(v))));
+    }
+
+    [Fact]
+    public void A_non_finite_feature_is_refused_before_training_naming_where_it_sits()
+    {
+        var error = Assert.Throws<ArgumentException>(() => SequenceBatch.FromFeatures(new[] { new[] { new[] { 1.0, 0.0 }, new[] { 0.0, double.NaN } } }, new[] { 1 }));
+        Assert.Contains("Feature 1 of step 1 of sequence 0", error.Message);
     }
 
     [Theory]

@@ -1,9 +1,10 @@
 namespace RnnAd.FSharp
 
 open RnnAd
-open RnnAd.FSharp.Storage
 
-/// The recurrent cells RnnAd provides, with PyTorch's equations.
+/// The names of the cells RnnAd provides, with PyTorch's equations and parameter layout: what checkpoints
+/// and PyTorch call them, and how many gate blocks their weights stack. The cells themselves are values
+/// (`Cells.lstm`, …); this registry names them.
 [<RequireQualifiedAccess>]
 type CellKind =
     /// Elman RNN with tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
@@ -32,14 +33,20 @@ type CellKind =
 
     /// The kind of a mode name (case-insensitive; `rnn` means RNN_TANH).
     static member Parse(name: string) : CellKind =
-        match (if isNull name then "" else name.Trim().ToUpperInvariant()) with
-        | "RNN" | "RNN_TANH" | "TANH" -> RnnTanh
-        | "RNN_RELU" | "RELU" -> RnnRelu
-        | "LSTM" -> Lstm
-        | "GRU" -> Gru
-        | _ -> invalidArg "name" (sprintf "unknown cell kind '%s'; expected one of RNN_TANH, RNN_RELU, LSTM, GRU" name)
+        match CellKind.TryParse name with
+        | Some k -> k
+        | None -> invalidArg "name" (sprintf "unknown cell kind '%s'; expected one of RNN_TANH, RNN_RELU, LSTM, GRU" name)
 
-/// The parameters of one cell (one layer in one direction) in PyTorch's layout: `WeightIh` is
+    /// The kind of a mode name, if it names a built-in cell.
+    static member TryParse(name: string) : CellKind option =
+        match (if isNull name then "" else name.Trim().ToUpperInvariant()) with
+        | "RNN" | "RNN_TANH" | "TANH" -> Some RnnTanh
+        | "RNN_RELU" | "RELU" -> Some RnnRelu
+        | "LSTM" -> Some Lstm
+        | "GRU" -> Some Gru
+        | _ -> None
+
+/// The parameters of one built-in cell (one layer in one direction) in PyTorch's layout: `WeightIh` is
 /// (gates·hidden, input), `WeightHh` (gates·hidden, hidden), both biases (gates·hidden); gate blocks are
 /// stacked in the cell's gate order.
 type CellParams =
@@ -48,22 +55,34 @@ type CellParams =
       BiasIh: Tensor
       BiasHh: Tensor }
 
-/// Creation and inspection of cell parameters.
+/// The built-in cells' parameter layout, and conversions to and from named tensors.
 [<RequireQualifiedAccess>]
 module CellParams =
 
     /// Hidden size of a cell (rows of W_hh divided by the gate count are checked elsewhere).
     let hiddenSize (p: CellParams) : int = p.WeightHh.Shape.[1]
 
+    /// PyTorch's four parameters of a cell with `gates` blocks, in its order, each initialised uniform in
+    /// (−1/√hidden, 1/√hidden).
+    let layout (gates: int) : CellParameter list =
+        // Checked: a hostile size must fail, not wrap around to a small positive row count.
+        let rows hidden = Checked.(*) gates hidden
+        let weight name columns = { Name = name; Shape = (fun input hidden -> [| rows hidden; columns input hidden |]); Init = Initializer.Recurrent }
+        let bias name = { Name = name; Shape = (fun _ hidden -> [| rows hidden |]); Init = Initializer.Recurrent }
+        [ weight "weight_ih" (fun input _ -> input)
+          weight "weight_hh" (fun _ hidden -> hidden)
+          bias "bias_ih"
+          bias "bias_hh" ]
+
+    /// The record of named tensors holding `weight_ih`, `weight_hh`, `bias_ih` and `bias_hh`.
+    let ofNamed (p: NamedTensors) : CellParams =
+        { WeightIh = p.["weight_ih"]; WeightHh = p.["weight_hh"]; BiasIh = p.["bias_ih"]; BiasHh = p.["bias_hh"] }
+
+    /// The named tensors of a record, in PyTorch's order.
+    let toNamed (p: CellParams) : NamedTensors =
+        NamedTensors [| "weight_ih", p.WeightIh; "weight_hh", p.WeightHh; "bias_ih", p.BiasIh; "bias_hh", p.BiasHh |]
+
     /// PyTorch's default initialisation, every entry uniform in (−1/√hidden, 1/√hidden), from a seed. Each of
     /// the four tensors draws from its own seed derived from `seed`.
     let init (kind: CellKind) (inputSize: int) (hiddenSize: int) (seed: int) : CellParams =
-        if inputSize <= 0 then invalidArg "inputSize" (sprintf "input size must be positive, got %d" inputSize)
-        if hiddenSize <= 0 then invalidArg "hiddenSize" (sprintf "hidden size must be positive, got %d" hiddenSize)
-        let bound = 1.0 / sqrt (float hiddenSize)
-        let rows = kind.Gates * hiddenSize
-        let draw (label: string) (shape: int[]) = Tensor.RandomUniform(Seed.derive seed label, shape, -bound, bound)
-        { WeightIh = draw "weight_ih" [| rows; inputSize |]
-          WeightHh = draw "weight_hh" [| rows; hiddenSize |]
-          BiasIh = draw "bias_ih" [| rows |]
-          BiasHh = draw "bias_hh" [| rows |] }
+        ofNamed (Cell.initParameters kind.Name (layout kind.Gates) inputSize hiddenSize seed)

@@ -4,13 +4,6 @@ open RnnAd
 open System
 open RnnAd.FSharp.Storage
 
-/// What a fused sequence needs beyond its tensors: which steps are padding and where truncation cuts.
-type internal SequenceSchedule =
-    { /// Keep.[b·time + t] is false where step t of row b is padding (the state carries over unchanged).
-      Keep: bool[] option
-      /// Whether truncated BPTT stops the gradient from step t flowing into the state before it.
-      Cut: int -> bool }
-
 /// A whole recurrence over a sequence as one op, input projection included: the fast path of
 /// `Sequence.run` for single-level training. The readable cells (Rnn.fs, Lstm.fs, Gru.fs) folded step by
 /// step are the definition; tests check these kernels against them in value and gradient, with padding,

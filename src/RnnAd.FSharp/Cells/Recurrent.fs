@@ -1,11 +1,12 @@
 namespace RnnAd.FSharp
 
+open System
 open RnnAd
 open RnnAd.FSharp.Storage
 
 /// The shape of a recurrent layer stack, as PyTorch's `nn.RNN` / `nn.LSTM` / `nn.GRU` arguments.
 type RecurrentSpec =
-    { Kind: CellKind
+    { Cell: Cell
       InputSize: int
       HiddenSize: int
       Layers: int
@@ -16,8 +17,9 @@ type RecurrentSpec =
     /// 2 when bidirectional, else 1.
     member s.Directions = if s.Bidirectional then 2 else 1
 
-/// A stack of recurrent layers: `Cells.[layer].[direction]`, direction 1 reading the sequence backwards.
-type RecurrentParams = { Spec: RecurrentSpec; Cells: CellParams[][] }
+/// A stack of recurrent layers: `Cells.[layer].[direction]` holds one cell's parameters under their local
+/// names (`weight_ih`, …), direction 1 reading the sequence backwards.
+type RecurrentParams = { Spec: RecurrentSpec; Cells: NamedTensors[][] }
 
 /// How a recurrent stack runs beyond its inputs; `RunOptions.Default` is plain inference.
 type RunOptions =
@@ -47,6 +49,9 @@ module Recurrent =
         positive "InputSize" spec.InputSize
         positive "HiddenSize" spec.HiddenSize
         positive "Layers" spec.Layers
+        if isNull (box spec.Cell) then invalidArg "Cell" "the cell must not be null"
+        if int64 spec.HiddenSize * int64 spec.Directions > int64 Int32.MaxValue then
+            invalidArg "HiddenSize" (sprintf "HiddenSize %d is too large for %d directions" spec.HiddenSize spec.Directions)
         if not (spec.Dropout >= 0.0 && spec.Dropout < 1.0) then
             invalidArg "Dropout" (sprintf "Dropout must be in [0, 1), got %g" spec.Dropout)
 
@@ -55,7 +60,7 @@ module Recurrent =
 
     /// Input size of a layer: the data's for layer 0, the previous layer's output (hidden · directions) after.
     let layerInputSize (spec: RecurrentSpec) (layer: int) =
-        if layer = 0 then spec.InputSize else spec.HiddenSize * spec.Directions
+        if layer = 0 then spec.InputSize else Checked.(*) spec.HiddenSize spec.Directions
 
     /// Fresh parameters with PyTorch's default initialisation, each cell from a seed derived from `seed`.
     let init (spec: RecurrentSpec) (seed: int) : RecurrentParams =
@@ -64,29 +69,20 @@ module Recurrent =
           Cells =
             Array.init spec.Layers (fun l ->
                 Array.init spec.Directions (fun d ->
-                    CellParams.init spec.Kind (layerInputSize spec l) spec.HiddenSize (Seed.derive seed ("cell" + suffix l d)))) }
+                    Cell.init spec.Cell (layerInputSize spec l) spec.HiddenSize (Seed.derive seed ("cell" + suffix l d)))) }
 
     /// Every parameter with PyTorch's name (`weight_ih_l0`, …, `bias_hh_l1_reverse`) after `prefix`, and its shape.
     let expectedShapes (spec: RecurrentSpec) (prefix: string) : (string * int[])[] =
-        let rows = spec.Kind.Gates * spec.HiddenSize
         [| for l in 0 .. spec.Layers - 1 do
              for d in 0 .. spec.Directions - 1 do
-                 let s = suffix l d
-                 prefix + "weight_ih" + s, [| rows; layerInputSize spec l |]
-                 prefix + "weight_hh" + s, [| rows; spec.HiddenSize |]
-                 prefix + "bias_ih" + s, [| rows |]
-                 prefix + "bias_hh" + s, [| rows |] |]
+                 for name, shape in Cell.parameterShapes spec.Cell (layerInputSize spec l) spec.HiddenSize ->
+                     prefix + name + suffix l d, shape |]
 
     /// The parameters as named tensors, in PyTorch's order.
     let toNamed (prefix: string) (p: RecurrentParams) : (string * Tensor)[] =
         [| for l in 0 .. p.Spec.Layers - 1 do
              for d in 0 .. p.Spec.Directions - 1 do
-                 let c = p.Cells.[l].[d]
-                 let s = suffix l d
-                 prefix + "weight_ih" + s, c.WeightIh
-                 prefix + "weight_hh" + s, c.WeightHh
-                 prefix + "bias_ih" + s, c.BiasIh
-                 prefix + "bias_hh" + s, c.BiasHh |]
+                 for name, t in p.Cells.[l].[d].Entries -> prefix + name + suffix l d, t |]
 
     /// The parameters read back from named tensors; a missing name or a wrong shape raises naming both.
     let ofNamed (spec: RecurrentSpec) (prefix: string) (ps: NamedTensors) : RecurrentParams =
@@ -102,10 +98,7 @@ module Recurrent =
             Array.init spec.Layers (fun l ->
                 Array.init spec.Directions (fun d ->
                     let s = suffix l d
-                    { WeightIh = ps.[prefix + "weight_ih" + s]
-                      WeightHh = ps.[prefix + "weight_hh" + s]
-                      BiasIh = ps.[prefix + "bias_ih" + s]
-                      BiasHh = ps.[prefix + "bias_hh" + s] })) }
+                    NamedTensors [| for p in spec.Cell.Parameters -> p.Name, ps.[prefix + p.Name + s] |])) }
 
     /// The stack run over (batch, time, input): the top layer's outputs if `topOutputs` (a LastStep head
     /// reads only the final states), and the final states (see `run`).
@@ -119,7 +112,7 @@ module Recurrent =
             match options.Initial with
             | Some s when s.Length <> states -> Shape.fail "recurrent" (sprintf "%d initial states given, the stack has %d" s.Length states)
             | Some s -> s
-            | None -> Array.init states (fun _ -> Cell.zeroState spec.Kind batch spec.HiddenSize)
+            | None -> Array.init states (fun _ -> Cell.zeroState spec.Cell batch spec.HiddenSize)
         let reversedMask = mask |> Option.map (Layout.flip 1)
         let probesOf index reversed =
             options.Probes |> Option.map (fun ps ->
@@ -132,11 +125,11 @@ module Recurrent =
             let needed = l < spec.Layers - 1 || topOutputs
             let sequenceOptions mask probes =
                 { Mask = mask; DetachEvery = options.DetachEvery; Probes = probes; CheckpointEvery = options.CheckpointEvery; StartStep = 0 }
-            let forward, last = Sequence.run spec.Kind p.Cells.[l].[0] init.[l * spec.Directions] (sequenceOptions mask (probesOf (l * spec.Directions) false)) x
+            let forward, last = Sequence.run spec.Cell p.Cells.[l].[0] init.[l * spec.Directions] (sequenceOptions mask (probesOf (l * spec.Directions) false)) x
             finals.[l * spec.Directions] <- last
             let backward =
                 if spec.Bidirectional then
-                    let outputs, last = Sequence.run spec.Kind p.Cells.[l].[1] init.[l * spec.Directions + 1] (sequenceOptions reversedMask (probesOf (l * spec.Directions + 1) true)) (x.Flip 1)
+                    let outputs, last = Sequence.run spec.Cell p.Cells.[l].[1] init.[l * spec.Directions + 1] (sequenceOptions reversedMask (probesOf (l * spec.Directions + 1) true)) (x.Flip 1)
                     finals.[l * spec.Directions + 1] <- last
                     Some outputs
                 else None

@@ -29,7 +29,7 @@ module Batching =
           Batch = examples.Length
           Time = time
           Mask = None
-          Targets = examples |> Array.collect (fun e -> e.Next) }
+          Targets = Targets.Classes(examples |> Array.collect (fun e -> e.Next)) }
 
     /// A LastStep batch of classification examples of any positive lengths, right-padded with `paddingId`
     /// to the longest: `Mask` is 1 on real steps and 0 on padding (always present), targets are the labels.
@@ -50,7 +50,7 @@ module Batching =
           Batch = examples.Length
           Time = time
           Mask = Some mask
-          Targets = examples |> Array.map (fun e -> e.Label) }
+          Targets = Targets.Classes(examples |> Array.map (fun e -> e.Label)) }
 
     /// The items in the order of epoch `epoch`'s shuffle: a Fisher–Yates shuffle driven by Xoshiro256** seeded
     /// with `Seed.deriveIndexed seed "shuffle" epoch`, so the same seed and epoch give the same order on any

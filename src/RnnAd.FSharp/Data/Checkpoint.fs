@@ -21,6 +21,15 @@ type ModelCheckpoint =
       /// Every `__metadata__` entry of the file, RnnAd's own keys included.
       Metadata: Map<string, string> }
 
+/// The custom cells and losses a checkpoint may name besides the built-in ones: a checkpoint stores a custom
+/// part's name, and loading it needs the part itself.
+type CustomParts =
+    { Cells: Cell list
+      Losses: CustomLoss list }
+
+    /// No custom parts: only models of built-in cells and losses load.
+    static member None = { Cells = []; Losses = [] }
+
 /// Named tensors stored with free-form metadata (optimizer state, training progress).
 type TensorCheckpoint =
     { /// The `__metadata__` strings.
@@ -54,8 +63,23 @@ module Checkpoint =
             write w
         Encoding.UTF8.GetString buffer.WrittenSpan
 
+    /// The loss as a JSON object: `{"name": …}` plus its parameters (`class_weights`, `delta`).
+    let private writeLoss (w: Utf8JsonWriter) (loss: Loss) =
+        w.WriteStartObject "loss"
+        w.WriteString("name", loss.Name)
+        match loss with
+        | Loss.CrossEntropy (Some weights) ->
+            w.WriteStartArray "class_weights"
+            for v in weights do
+                w.WriteNumberValue v
+            w.WriteEndArray()
+        | _ -> ()
+        w.WriteEndObject()
+
     /// The model description: `{"cell", "input": {"encoding", sizes}, "hidden_size", "layers", "bidirectional",
-    /// "dropout", "head", "head_hidden", "outputs"}`, sizes as integers and dropout as a round-trip number.
+    /// "dropout", "head", "head_hidden", "outputs", "loss"}`, sizes as integers and dropout as a round-trip
+    /// number; "cell" is PyTorch's mode name or a custom cell's name, and "loss" is left out for the default
+    /// cross-entropy, so a classifier's description reads as it always has.
     let private modelJson (spec: ModelSpec) : string =
         json (fun w ->
             w.WriteStartObject()
@@ -83,6 +107,7 @@ module Checkpoint =
                 w.WriteNumberValue h
             w.WriteEndArray()
             w.WriteNumber("outputs", spec.Outputs)
+            if spec.Loss <> Loss.crossEntropy then writeLoss w spec.Loss
             w.WriteEndObject())
 
     /// What is wrong with a vocabulary for a model, if anything: the token ids index it, so its length must be
@@ -150,7 +175,7 @@ module Checkpoint =
         Safetensors.write path metadata (Array.append (expected |> Array.map (fun (name, _) -> name, ps.[name].Value)) extraTensors)
 
     /// Reads the "rnnad.model" description strictly: every field present with its type, no unknown field.
-    let private parseModel (error: string -> exn) (text: string) : ModelSpec =
+    let private parseModel (custom: CustomParts) (error: string -> exn) (text: string) : ModelSpec =
         let bad (message: string) : 'a = raise (error message)
         use doc =
             try JsonDocument.Parse text
@@ -180,10 +205,38 @@ module Checkpoint =
             else bad (sprintf "field '%s': expected a string, found %s" name (e.GetRawText()))
         let m =
             fieldsOf "" doc.RootElement
-                [ "cell"; "input"; "hidden_size"; "layers"; "bidirectional"; "dropout"; "head"; "head_hidden"; "outputs" ]
+                [ "cell"; "input"; "hidden_size"; "layers"; "bidirectional"; "dropout"; "head"; "head_hidden"; "outputs"; "loss" ]
         let cell =
             let name = str "cell" (get "" m "cell")
-            try CellKind.Parse name with :? ArgumentException -> bad (sprintf "field 'cell': unknown cell kind '%s'; expected one of RNN_TANH, RNN_RELU, LSTM, GRU" name)
+            match Cells.tryFind custom.Cells name with
+            | Some c -> c
+            | None ->
+                let given = if custom.Cells.IsEmpty then "" else sprintf ", or one of the custom cells given (%s)" (String.Join(", ", custom.Cells |> List.map (fun c -> c.Name)))
+                bad (sprintf "field 'cell': unknown cell kind '%s'; expected one of RNN_TANH, RNN_RELU, LSTM, GRU%s (a custom cell loads when it is passed to the loader)" name given)
+        let loss =
+            match m.TryFind "loss" with
+            | None -> Loss.crossEntropy
+            | Some e ->
+                let f = fieldsOf "loss." e [ "name"; "class_weights" ]
+                let name = str "loss.name" (get "loss." f "name")
+                let weights () =
+                    f.TryFind "class_weights" |> Option.map (fun a ->
+                        if a.ValueKind <> JsonValueKind.Array then bad (sprintf "field 'loss.class_weights': expected an array of numbers, found %s" (a.GetRawText()))
+                        a.EnumerateArray() |> Seq.mapi (fun i v ->
+                            match v.ValueKind, (if v.ValueKind = JsonValueKind.Number then v.TryGetDouble() else (false, nan)) with
+                            | JsonValueKind.Number, (true, x) when x >= 0.0 && Double.IsFinite x -> x
+                            | _ -> bad (sprintf "field 'loss.class_weights[%d]': expected a finite non-negative number, found %s" i (v.GetRawText()))) |> Array.ofSeq)
+                let only (allowed: string list) =
+                    match f |> Map.toList |> List.tryFind (fun (k, _) -> not (List.contains k allowed)) with
+                    | Some (k, _) -> bad (sprintf "field 'loss.%s' does not apply to the %s loss" k name)
+                    | None -> ()
+                match name with
+                | "cross_entropy" -> Loss.CrossEntropy(weights ())
+                | _ ->
+                    only [ "name" ]
+                    match custom.Losses |> List.tryFind (fun l -> l.Name = name) with
+                    | Some l -> Loss.Custom l
+                    | None -> bad (sprintf "field 'loss.name': unknown loss '%s'; a custom loss loads when it is passed to the loader" name)
         let input =
             let inputElement = get "" m "input"
             let encoding =
@@ -230,7 +283,8 @@ module Checkpoint =
               Dropout = dropout
               Head = head
               HeadHidden = headHidden
-              Outputs = positive "outputs" (get "" m "outputs") }
+              Outputs = positive "outputs" (get "" m "outputs")
+              Loss = loss }
         try SequenceModel.validate spec with :? ArgumentException as e -> bad (sprintf "describes an invalid model: %s" e.Message)
         spec
 
@@ -240,11 +294,15 @@ module Checkpoint =
     /// metadata key or tensor, and what was expected and found.
     /// A training checkpoint (see `TrainingCheckpoint`) loads as a model too: its `optimizer.*` tensors are
     /// set aside.
-    let rec load (path: string) : ModelCheckpoint = fst (loadWith path)
+    /// A model of custom cells or losses loads through `loadWith`, which is given them.
+    let rec load (path: string) : ModelCheckpoint = loadWith CustomParts.None path
 
-    /// `load`, returning apart (prefix removed) the `optimizer.*` tensors of a training checkpoint, which is
+    /// `load` for a model that may use the given custom cells and losses (found by the names stored).
+    and loadWith (custom: CustomParts) (path: string) : ModelCheckpoint = fst (loadParts custom path)
+
+    /// `loadWith`, returning apart (prefix removed) the `optimizer.*` tensors of a training checkpoint, which is
     /// marked by the metadata key "rnnad.training".
-    and internal loadWith (path: string) : ModelCheckpoint * (string * RawTensor)[] =
+    and internal loadParts (custom: CustomParts) (path: string) : ModelCheckpoint * (string * RawTensor)[] =
         let file = Safetensors.read path
         let training = file.Metadata.ContainsKey trainingKey
         let isExtra (name: string) = training && name.StartsWith(optimizerPrefix, StringComparison.Ordinal)
@@ -260,7 +318,7 @@ module Checkpoint =
             | None -> bad (sprintf "metadata key '%s' is missing; expected the model description" modelKey)
             | Some text ->
                 let error message = InvalidDataException(sprintf "checkpoint '%s': metadata key '%s': %s" path modelKey message) :> exn
-                parseModel error text
+                parseModel custom error text
         let vocabulary =
             file.Metadata.TryFind vocabularyKey |> Option.map (fun text ->
                 let badVocabulary (message: string) : 'a = bad (sprintf "metadata key '%s': %s" vocabularyKey message)
@@ -272,13 +330,23 @@ module Checkpoint =
                 let tokens =
                     doc.RootElement.EnumerateArray() |> Seq.mapi (fun i t ->
                         if t.ValueKind <> JsonValueKind.String then badVocabulary (sprintf "token %d: expected a string, found %s" i (t.GetRawText()))
-                        t.GetString()) |> Array.ofSeq
+                        // System.Text.Json refuses to decode an escaped lone surrogate ("\ud800") into a string.
+                        try t.GetString()
+                        with :? InvalidOperationException -> badVocabulary (sprintf "token %d is not valid Unicode text (%s)" i (t.GetRawText()))) |> Array.ofSeq
                 vocabularyProblem spec tokens |> Option.iter badVocabulary
                 tokens)
         let stored = Dictionary<string, RawTensor>(StringComparer.Ordinal)
         for name, raw in file.Tensors do
             stored.Add(name, raw)
-        let expected = SequenceModel.expectedShapes spec
+        // The description's sizes are bounded by what the file holds before anything is built from them: a
+        // hostile "layers": 2147483647 must not make the loader list billions of names. Within a small margin
+        // the tensor-by-tensor check below names the first missing tensor instead.
+        let described = SequenceModel.tensorCount spec
+        if described > 2L * int64 file.Tensors.Length + 16L then
+            bad (sprintf "the model in '%s' has %d parameter tensors, the file holds %d" modelKey described file.Tensors.Length)
+        let expected =
+            try SequenceModel.expectedShapes spec
+            with :? ArgumentException as e -> bad (sprintf "metadata key '%s' describes an invalid model: %s" modelKey e.Message)
         for name, shape in expected do
             match stored.TryGetValue name with
             | false, _ -> bad (sprintf "tensor '%s' is missing; the model in '%s' expects it with shape %s" name modelKey (Shape.format shape))
@@ -289,6 +357,13 @@ module Checkpoint =
         match file.Tensors |> Array.tryFind (fst >> expectedNames.Contains >> not) with
         | Some (extra, _) -> bad (sprintf "tensor '%s' is not a parameter of the model in '%s'" extra modelKey)
         | None -> ()
+        // A NaN or infinite weight would load silently and turn every output into garbage.
+        for name, _ in expected do
+            let values = stored.[name].AsSpan()
+            let mutable i = 0
+            while i < values.Length && Double.IsFinite values.[i] do
+                i <- i + 1
+            if i < values.Length then bad (sprintf "tensor '%s' holds %g at flat index %d; parameters must be finite" name values.[i] i)
         { Spec = spec
           Vocabulary = vocabulary
           Parameters = NamedTensors(expected |> Array.map (fun (name, _) -> name, Tensor.Constant stored.[name]))

@@ -27,7 +27,7 @@ module TrainingCheckpoint =
 
     /// Loads a training checkpoint: the model and the state to resume from.
     let load (path: string) : ModelCheckpoint * TrainingState =
-        let model, buffers = Checkpoint.loadWith path
+        let model, buffers = Checkpoint.loadParts CustomParts.None path
         let bad (message: string) : 'a = raise (InvalidDataException(sprintf "training checkpoint '%s': %s" path message))
         let progress =
             match model.Metadata.TryFind Checkpoint.trainingKey with

@@ -13,6 +13,20 @@ open RnnAd.FSharp
 [<RequireQualifiedAccess>]
 module Bptt =
 
+    /// Why the reference cannot differentiate a model, if it cannot: it is written for the built-in cells
+    /// and losses, whose backward equations it spells out.
+    let unsupported (spec: ModelSpec) : string option =
+        match Cells.kindOf spec.Cell, spec.Loss with
+        | None, _ -> Some(sprintf "the hand-derived BPTT covers the built-in cells (RNN_TANH, RNN_RELU, LSTM, GRU), not the custom cell '%s'" spec.Cell.Name)
+        | _, Loss.Custom c -> Some(sprintf "the hand-derived BPTT covers the built-in losses, not the custom loss '%s'" c.Name)
+        | Some _, _ -> None
+
+    /// The built-in kind of the model's cell, or an error saying what the reference does not cover.
+    let private kindOf (spec: ModelSpec) : CellKind =
+        match unsupported spec with
+        | Some why -> invalidArg "spec" why
+        | None -> (Cells.kindOf spec.Cell).Value
+
     /// Rejects what the reference does not model, naming the option at fault.
     let private checkOptions (spec: ModelSpec) (batch: SequenceBatch) (options: RunOptions) =
         match options.DropoutSeed with
@@ -35,7 +49,7 @@ module Bptt =
                 if s.H.Shape <> shape then invalidArg "options" (sprintf "initial state %d has h of shape %A, expected %A" i s.H.Shape shape)
                 match s.C with
                 | Some c when c.Shape <> shape -> invalidArg "options" (sprintf "initial state %d has c of shape %A, expected %A" i c.Shape shape)
-                | None when spec.Cell = CellKind.Lstm -> invalidArg "options" (sprintf "initial state %d of an LSTM has no cell state c" i)
+                | None when kindOf spec = CellKind.Lstm -> invalidArg "options" (sprintf "initial state %d of an LSTM has no cell state c" i)
                 | _ -> ())
 
     /// The layer-0 inputs, one (batch, input) matrix per time step.
@@ -63,7 +77,7 @@ module Bptt =
         SequenceModel.checkBatch spec batch
         checkOptions spec batch options
         let rspec = SequenceModel.recurrentSpec spec
-        let kind, hidden, layers, directions = spec.Cell, spec.HiddenSize, spec.Layers, rspec.Directions
+        let kind, hidden, layers, directions = kindOf spec, spec.HiddenSize, spec.Layers, rspec.Directions
         let b, time = batch.Batch, batch.Time
         let keep = batch.Mask |> Option.map (fun m -> Array.init time (fun t -> Array.init b (fun i -> m.[i * time + t] <> 0.0)))
         let initial index =
@@ -97,7 +111,7 @@ module Bptt =
                 (match batch.Mask with Some m -> m | None -> Array.create (b * time) 1.0)
             | HeadKind.LastStep -> Dense.concatColumns finals, Array.create b 1.0
         let logits, headTrace = HeadBackprop.forward head features
-        let loss, dLogits = HeadBackprop.crossEntropy weights batch.Targets logits
+        let loss, dLogits = HeadBackprop.loss spec.Loss weights batch.Targets logits
         let headGrads, dFeatures = HeadBackprop.backward head headTrace dLogits
 
         // Backward through the stack, top layer first: ∂L/∂(layer output) comes from the head for the top

@@ -57,6 +57,12 @@ module internal HeadBackprop =
                 weights.[p] / total * (exp (logits.[p, c] - lse.[p]) - (if c = targets.[p] then 1.0 else 0.0)))
         loss, dLogits
 
+    /// The model's loss and ∂L/∂outputs, for the losses the reference spells out.
+    let loss (loss: Loss) (weights: float[]) (targets: Targets) (outputs: Matrix<float>) : float * Matrix<float> =
+        match loss, targets with
+        | Loss.CrossEntropy None, Targets.Classes classes -> crossEntropy weights classes outputs
+        | _ -> invalidArg "loss" (sprintf "the hand-derived BPTT has no backward equations for the %s loss with these targets" loss.Name)
+
     /// From ∂L/∂logits back through the head: (name, ∂L/∂W, ∂L/∂b) per layer and ∂L/∂features.
     let backward (layers: DenseLinear[]) (trace: HeadTrace) (dLogits: Matrix<float>) : (string * Matrix<float> * Vector<float>)[] * Matrix<float> =
         let grads = Array.zeroCreate layers.Length

@@ -1,49 +1,81 @@
 namespace RnnAd.FSharp
 
+open System
+open RnnAd
 open RnnAd.FSharp.Storage
 
-/// Quality of a model on a set of batches.
+/// Quality of a model on a set of batches. A figure that does not apply to the model's loss is NaN.
 type Metrics =
-    { /// Mean cross-entropy per counted position (padding excluded).
+    { /// Mean loss per counted position (padding excluded): the batches' mean losses weighted by the
+      /// positions they count.
       Loss: float
-      /// Fraction of counted positions whose highest score is the target.
+      /// Fraction of counted positions whose highest score is the target class (class targets).
       Accuracy: float
-      /// exp(Loss): the language-model perplexity.
+      /// exp(Loss), the language-model perplexity (cross-entropy).
       Perplexity: float
-      /// Number of positions counted (steps for PerStep heads, sequences for LastStep).
+      /// Root of the mean squared difference between outputs and target values (value targets).
+      Rmse: float
+      /// Mean absolute difference between outputs and target values (value targets).
+      Mae: float
+      /// Number of positions counted (steps for per-step heads, sequences for per-sequence ones).
       Count: float }
 
 /// Evaluation of a model without differentiation.
 [<RequireQualifiedAccess>]
 module Evaluation =
 
-    /// Metrics of a model over batches (dropout off, zero initial states).
-    let metrics (spec: ModelSpec) (ps: NamedTensors) (batches: SequenceBatch seq) : Metrics =
+    /// Metrics of a model over batches (dropout off, zero initial states). Targets are checked against the
+    /// model (a class outside its outputs, a value of the wrong shape) before anything is counted.
+    let metrics (model: Model) (ps: NamedTensors) (batches: SequenceBatch seq) : Metrics =
+        if isNull (box batches) then nullArg "batches"
         let mutable lossSum = 0.0
-        let mutable correct = 0.0
         let mutable count = 0.0
+        let mutable correct = 0.0
+        let mutable squares = 0.0
+        let mutable absolutes = 0.0
+        let mutable elements = 0.0
         for batch in batches do
-            let logits, _ = SequenceModel.forward spec ps RunOptions.Default batch
-            let classes = logits.Shape.[logits.Rank - 1]
-            let flat = Layout.reshape [| -1; classes |] logits.Value
-            let logProbs = Elementwise.sub flat (Reductions.logSumExpDim 1 true flat)
-            let predicted, _ = Reductions.argmaxDim 1 false flat
-            let weights =
-                match spec.Head, batch.Mask with
-                | HeadKind.PerStep, Some m -> m
-                | _ -> Array.create batch.Targets.Length 1.0
-            let lp = logProbs.AsSpan()
-            for i in 0 .. batch.Targets.Length - 1 do
-                let w = weights.[i]
-                if w <> 0.0 then
-                    lossSum <- lossSum - w * lp.[i * classes + batch.Targets.[i]]
-                    if predicted.[i] = batch.Targets.[i] then correct <- correct + w
-                    count <- count + w
+            if batch.Targets.IsNone then invalidArg "batches" "a batch has no targets; evaluation compares outputs with targets"
+            let outputs, _ = model.Forward ps RunOptions.Default batch
+            let weights = Model.positionWeights model batch
+            let loss = (Loss.compute model.Loss weights batch.Targets outputs).ToScalar()
+            let width = outputs.Shape.[outputs.Rank - 1]
+            let positions = outputs.Numel / max 1 width
+            let weightOf i = match weights with Some w -> w.[i] | None -> 1.0
+            let counted = Seq.sumBy weightOf (seq { 0 .. positions - 1 })
+            lossSum <- lossSum + loss * counted
+            count <- count + counted
+            let o = outputs.Value.AsSpan()
+            match batch.Targets with
+            | Targets.Classes classes ->
+                let predicted, _ = Reductions.argmaxDim -1 false outputs.Value
+                for i in 0 .. positions - 1 do
+                    if predicted.[i] = classes.[i] then correct <- correct + weightOf i
+            | Targets.Values values ->
+                let y = values.Value.AsSpan()
+                for i in 0 .. o.Length - 1 do
+                    let w = weightOf (i / width)
+                    if w <> 0.0 then
+                        let d = o.[i] - y.[i]
+                        squares <- squares + w * d * d
+                        absolutes <- absolutes + w * abs d
+                        elements <- elements + w
+            | Targets.None -> ()
         if count = 0.0 then invalidArg "batches" "no position to evaluate: the batches are empty or fully padded"
         let loss = lossSum / count
-        { Loss = loss; Accuracy = correct / count; Perplexity = exp loss; Count = count }
+        let classes = model.Loss.Targets = TargetKind.Classes
+        { Loss = loss
+          Accuracy = (if classes then correct / count else nan)
+          Perplexity = (match model.Loss with Loss.CrossEntropy _ -> exp loss | _ -> nan)
+          Rmse = (if classes then nan else sqrt (squares / elements))
+          Mae = (if classes then nan else absolutes / elements)
+          Count = count }
 
-    /// The most likely class at every position: (batch·time) for PerStep heads, (batch) for LastStep.
-    let predict (spec: ModelSpec) (ps: NamedTensors) (batch: SequenceBatch) : int[] =
-        let logits, _ = SequenceModel.forward spec ps RunOptions.Default batch
-        fst (Reductions.argmaxDim -1 false (Layout.reshape [| -1; logits.Shape.[logits.Rank - 1] |] logits.Value))
+    /// The model's outputs for a batch without differentiation: class scores or values, (batch, time,
+    /// outputs) or (batch, outputs).
+    let outputs (model: Model) (ps: NamedTensors) (batch: SequenceBatch) : RawTensor =
+        (fst (model.Forward ps RunOptions.Default { batch with Targets = Targets.None })).Value
+
+    /// The most likely class at every position: (batch·time) for per-step heads, (batch) for per-sequence ones.
+    let predict (model: Model) (ps: NamedTensors) (batch: SequenceBatch) : int[] =
+        fst (Reductions.argmaxDim -1 false (outputs model ps batch))

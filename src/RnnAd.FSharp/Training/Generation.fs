@@ -42,9 +42,10 @@ module Generation =
                     found <- true
             chosen
 
-    /// `length` tokens continuing `prompt`. The prompt is read once; each new token is fed back with the
-    /// carried state, so the cost is one step per token.
-    let sample (spec: ModelSpec) (ps: NamedTensors) (prompt: int[]) (length: int) (options: SamplingOptions) : int[] =
+    /// `length` tokens continuing `prompt` with a model that scores the next token at every step from token
+    /// inputs. The prompt is read once; each new token is fed back with the carried state, so the cost is
+    /// one step per token.
+    let sample (model: Model) (ps: NamedTensors) (prompt: int[]) (length: int) (options: SamplingOptions) : int[] =
         if isNull prompt || prompt.Length = 0 then invalidArg "prompt" "the prompt must hold at least one token"
         if length < 0 then invalidArg "length" (sprintf "length must be non-negative, got %d" length)
         if not (options.Temperature >= 0.0) || Double.IsInfinity options.Temperature then
@@ -52,16 +53,15 @@ module Generation =
         match options.TopK with
         | Some k when k <= 0 -> invalidArg "TopK" (sprintf "TopK must be positive, got %d" k)
         | _ -> ()
-        if spec.Head <> HeadKind.PerStep then invalidArg "spec" "generation needs a model that predicts at every step (PerStep head)"
-        if spec.Bidirectional then invalidArg "spec" "a bidirectional model cannot generate: its backward direction reads the future"
-        match spec.Input with
-        | InputEncoding.Features _ -> invalidArg "spec" "generation needs a model that reads token ids"
-        | _ -> ()
+        if model.Head <> HeadKind.PerStep then invalidArg "model" "generation needs a model that predicts at every step (PerStep head)"
+        if not model.Streamable then invalidArg "model" "this model cannot generate: it is not run step by step (a bidirectional model's backward direction reads the future)"
+        if model.Loss.Targets <> TargetKind.Classes then invalidArg "model" (sprintf "generation needs a model that scores tokens; its %s loss compares real values" model.Loss.Name)
         let run (ids: int[]) (init: CellState[] option) =
-            let batch = { Input = SequenceInput.Tokens ids; Batch = 1; Time = ids.Length; Mask = None; Targets = [||] }
-            let logits, finals = SequenceModel.forward spec ps { RunOptions.Default with Initial = init } batch
+            let batch = { Input = SequenceInput.Tokens ids; Batch = 1; Time = ids.Length; Mask = None; Targets = Targets.None }
+            let logits, finals = model.Forward ps { RunOptions.Default with Initial = init } batch
             let v = logits.Value.ToArray()
-            v.[v.Length - spec.Outputs ..], finals
+            let classes = logits.Shape.[logits.Rank - 1]
+            v.[v.Length - classes ..], finals
         let draw i = Xoshiro256StarStar(Seed.deriveIndexed options.Seed "sample" (int64 i), false).NextDouble()
         let out = Array.zeroCreate length
         let mutable scores, state = run prompt None

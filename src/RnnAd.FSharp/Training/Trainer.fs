@@ -22,7 +22,11 @@ type TrainingOptions =
       /// The seed of every random choice the trainer makes (dropout masks).
       Seed: int
       /// Call the checkpoint callback after every this many batches.
-      CheckpointEvery: int option }
+      CheckpointEvery: int option
+      /// Stop as diverged when a loss exceeds this many times the mean batch loss of the run so far: a run
+      /// whose loss climbs by orders of magnitude is lost even while its numbers stay finite (10⁴ is far above
+      /// any noise of a converging run). None checks only that losses and gradients are finite.
+      RunawayFactor: float option }
 
 /// Where training stands: enough to resume and get the same bits as an uninterrupted run. Randomness is
 /// derived from (Seed, step), so no generator state needs saving.
@@ -92,22 +96,13 @@ module Trainer =
         match options.CheckpointEvery with
         | Some n when n <= 0 -> invalidArg "CheckpointEvery" (sprintf "CheckpointEvery must be positive, got %d" n)
         | _ -> ()
+        match options.RunawayFactor with
+        | Some f when not (f > 1.0) || Double.IsInfinity f -> invalidArg "RunawayFactor" (sprintf "RunawayFactor must be a finite number above 1, got %g" f)
+        | _ -> ()
 
     /// The state before the first batch.
     let start (options: TrainingOptions) (ps: NamedTensors) : TrainingState =
         { Parameters = ps; Optimizer = Optimizers.init options.Optimizer ps; Epoch = 0; Batch = 0; StepsDone = 0L }
-
-    /// Steps [start, start + length) of a batch: inputs, mask and per-step targets.
-    let sliceTime (start: int) (length: int) (b: SequenceBatch) : SequenceBatch =
-        let cut (values: 'a[]) = Array.init (b.Batch * length) (fun i -> values.[(i / length) * b.Time + start + i % length])
-        { Input =
-            match b.Input with
-            | SequenceInput.Tokens ids -> SequenceInput.Tokens(cut ids)
-            | SequenceInput.Features x -> SequenceInput.Features(x.Slice(1, start, length))
-          Batch = b.Batch
-          Time = length
-          Mask = b.Mask |> Option.map cut
-          Targets = cut b.Targets }
 
     /// The first entry that is not finite, as (flat index, value).
     let private firstNonFinite (t: Tensor) =
@@ -121,7 +116,7 @@ module Trainer =
     /// `saveCheckpoint`. Cancellation is checked before every batch and raises OperationCanceledException;
     /// the last checkpoint saved stays valid.
     let fit
-        (spec: ModelSpec)
+        (model: Model)
         (options: TrainingOptions)
         (data: TrainingData)
         (report: TrainingEvent -> unit)
@@ -130,8 +125,7 @@ module Trainer =
         (state: TrainingState)
         : TrainingState * EpochReport list =
         validate options
-        SequenceModel.validate spec
-        SequenceModel.check spec state.Parameters
+        Model.check model state.Parameters
         // The optimizer keeps one buffer per kind and parameter, named `<kind>.<parameter>`, of the parameter's shape.
         let expectedBuffers =
             [| for kind in Optimizers.bufferNames options.Optimizer do
@@ -149,6 +143,7 @@ module Trainer =
         let history = ResizeArray<EpochReport>()
         let clock = Stopwatch.StartNew()
         let mutable stepsThisRun = 0
+        let mutable lossesThisRun = 0.0
         for epoch in state.Epoch .. options.Epochs - 1 do
             let epochClock = Stopwatch.StartNew()
             let batches = data.Train epoch
@@ -158,11 +153,11 @@ module Trainer =
                 cancel.ThrowIfCancellationRequested()
                 let batch = batches.[b]
                 let chunks =
-                    match options.TruncateEvery, spec.Head with
+                    match options.TruncateEvery, model.Head with
                     | Some k, HeadKind.PerStep when k < batch.Time ->
-                        [| for s in 0 .. k .. batch.Time - 1 -> sliceTime s (min k (batch.Time - s)) batch |]
+                        [| for s in 0 .. k .. batch.Time - 1 -> Model.sliceTime s (min k (batch.Time - s)) batch |]
                     | _ -> [| batch |]
-                let detachEvery = match spec.Head with HeadKind.LastStep -> options.TruncateEvery | HeadKind.PerStep -> None
+                let detachEvery = match model.Head with HeadKind.LastStep -> options.TruncateEvery | HeadKind.PerStep -> None
                 let beforeBatch = state
                 let mutable carried = None
                 let mutable batchLoss = 0.0
@@ -171,14 +166,14 @@ module Trainer =
                 for c in 0 .. chunks.Length - 1 do
                     let runOptions =
                         { RunOptions.Default with
-                            DropoutSeed = (if spec.Dropout > 0.0 then Some(Seed.deriveIndexed (Seed.deriveIndexed options.Seed "dropout" state.StepsDone) "chunk" (int64 c)) else None)
+                            DropoutSeed = (if model.Stochastic then Some(Seed.deriveIndexed (Seed.deriveIndexed options.Seed "dropout" state.StepsDone) "chunk" (int64 c)) else None)
                             Initial = carried
                             DetachEvery = detachEvery }
                     // The loss function also hands out the chunk's final states, detached below, for the next chunk.
                     let finals = ref [||]
                     let loss, grads =
                         Ad.Named.valueAndGrad (fun p ->
-                            let l, f = SequenceModel.loss spec p runOptions chunks.[c]
+                            let l, f = Model.loss model p runOptions chunks.[c]
                             finals.Value <- f
                             l) state.Parameters
                     carried <- Some(finals.Value |> Array.map Sequence.detach)
@@ -186,6 +181,11 @@ module Trainer =
                     let fail (why: string) =
                         raise (TrainingDivergedException(sprintf "training diverged at epoch %d, batch %d (step %d): %s" epoch b (state.StepsDone + 1L) why, beforeBatch))
                     if not (Double.IsFinite lossValue) then fail (sprintf "the loss is %g" lossValue)
+                    match options.RunawayFactor with
+                    | Some factor when stepsThisRun > 0 && lossValue > factor * (lossesThisRun / float stepsThisRun) ->
+                        fail (sprintf "the loss is %g, more than %g times the run's mean batch loss so far (%g); lower the learning rate, or raise RunawayFactor"
+                                  lossValue factor (lossesThisRun / float stepsThisRun))
+                    | _ -> ()
                     for name, g in grads.Entries do
                         match firstNonFinite g with
                         | Some (i, v) -> fail (sprintf "the gradient of '%s' is %g at flat index %d" name v i)
@@ -201,6 +201,7 @@ module Trainer =
                 lossSum <- lossSum + batchLoss
                 counted <- counted + 1
                 stepsThisRun <- stepsThisRun + 1
+                lossesThisRun <- lossesThisRun + batchLoss
                 report (TrainingEvent.StepCompleted
                     { Epoch = epoch; Step = state.StepsDone; Loss = batchLoss; GradientNorm = norm; LearningRate = lr
                       StepsPerSecond = float stepsThisRun / max 1e-9 clock.Elapsed.TotalSeconds })
@@ -213,7 +214,7 @@ module Trainer =
             let summary =
                 { Epoch = epoch
                   TrainLoss = (if counted = 0 then nan else lossSum / float counted)
-                  Validation = data.Validation |> Option.map (Evaluation.metrics spec state.Parameters)
+                  Validation = data.Validation |> Option.map (Evaluation.metrics model state.Parameters)
                   Seconds = epochClock.Elapsed.TotalSeconds }
             history.Add summary
             report (TrainingEvent.EpochCompleted summary)

@@ -13,7 +13,7 @@ let private kinds = [ CellKind.RnnTanh; CellKind.RnnRelu; CellKind.Lstm; CellKin
 
 /// A small many-to-many model over one-hot tokens, or many-to-one over features when `perStep` is false.
 let private spec kind layers bidirectional perStep : ModelSpec =
-    { Cell = kind
+    { Cell = Cells.ofKind kind
       Input = if perStep then InputEncoding.OneHot 4 else InputEncoding.Features 3
       HiddenSize = 3
       Layers = layers
@@ -21,7 +21,7 @@ let private spec kind layers bidirectional perStep : ModelSpec =
       Dropout = 0.0
       Head = if perStep then HeadKind.PerStep else HeadKind.LastStep
       HeadHidden = []
-      Outputs = 4 }
+      Outputs = 4; Loss = Loss.crossEntropy }
 
 let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : SequenceBatch =
     let rng = System.Random(seed)
@@ -30,7 +30,7 @@ let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : Se
         | InputEncoding.Features f -> SequenceInput.Features(Check.uniform seed -1.0 1.0 [| batch; time; f |])
         | _ -> SequenceInput.Tokens(Array.init (batch * time) (fun _ -> rng.Next 4))
     let targets = Array.init (if spec.Head = HeadKind.PerStep then batch * time else batch) (fun _ -> rng.Next spec.Outputs)
-    { Input = input; Batch = batch; Time = time; Mask = None; Targets = targets }
+    { Input = input; Batch = batch; Time = time; Mask = None; Targets = Targets.Classes(targets) }
 
 /// AD gradient vs finite differences for every entry of every parameter.
 let checkAgainstFiniteDifferences (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) =

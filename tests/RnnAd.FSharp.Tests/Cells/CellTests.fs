@@ -60,10 +60,10 @@ let folds =
                 // step); the readable step sums in another order, so agreement is to a few ulps of values ≤ 1.
                 let p = CellParams.init kind 3 4 11
                 let xs = Check.uniform 12 -1.0 1.0 [| 2; 6; 3 |]
-                let outputs, last = Sequence.run kind p (Cell.zeroState kind 2 4) SequenceOptions.Default xs
-                let mutable s = Cell.zeroState kind 2 4
+                let outputs, last = Sequence.run (Cells.ofKind kind) (CellParams.toNamed p) (Cell.zeroState (Cells.ofKind kind) 2 4) SequenceOptions.Default xs
+                let mutable s = Cell.zeroState (Cells.ofKind kind) 2 4
                 for step in 0 .. 5 do
-                    s <- Cell.step kind p s (xs.Select(1, step))
+                    s <- Cell.step (Cells.ofKind kind) (CellParams.toNamed p) s (xs.Select(1, step))
                     Check.close (sprintf "h at step %d" step) 1e-14 1e-15 (s.H.ToArray()) (outputs.Select(1, step).ToArray())
                 Check.close "final h" 1e-14 1e-15 (s.H.ToArray()) (last.H.ToArray())
                 s.C |> Option.iter (fun c -> Check.close "final c" 1e-14 1e-15 (c.ToArray()) (last.C.Value.ToArray()))
@@ -77,9 +77,9 @@ let folds =
                 let w = Check.uniform 15 -1.0 1.0 [| 3; 7; 4 |]
                 let named = NamedTensors [| "wih", p.WeightIh; "whh", p.WeightHh; "bih", p.BiasIh; "bhh", p.BiasHh; "x", xs |]
                 let cellOf (q: NamedTensors) = { WeightIh = q.["wih"]; WeightHh = q.["whh"]; BiasIh = q.["bih"]; BiasHh = q.["bhh"] }
-                let fusedLoss (q: NamedTensors) = ((fst (Sequence.run kind (cellOf q) (Cell.zeroState kind 3 4) SequenceOptions.Default q.["x"])) * w).Sum()
+                let fusedLoss (q: NamedTensors) = ((fst (Sequence.run (Cells.ofKind kind) (CellParams.toNamed (cellOf q)) (Cell.zeroState (Cells.ofKind kind) 3 4) SequenceOptions.Default q.["x"])) * w).Sum()
                 let readableLoss (q: NamedTensors) =
-                    let states = Sequence.scan (Cell.step kind (cellOf q)) (Cell.zeroState kind 3 4) q.["x"]
+                    let states = Sequence.scan (Cell.step (Cells.ofKind kind) (CellParams.toNamed (cellOf q))) (Cell.zeroState (Cells.ofKind kind) 3 4) q.["x"]
                     (Tensor.Stack(states |> Array.map (fun s -> s.H), 1) * w).Sum()
                 let fused = Ad.Named.grad fusedLoss named
                 let readable = Ad.Named.grad readableLoss named
@@ -87,28 +87,28 @@ let folds =
                     Check.close name 1e-12 1e-15 (readable.[name].ToArray()) (fused.[name].ToArray())
             }
             test (sprintf "%s: the bidirectional layer is forward ‖ backward-flipped, states in PyTorch order" kind.Name) {
-                let spec = { Kind = kind; InputSize = 3; HiddenSize = 2; Layers = 1; Bidirectional = true; Dropout = 0.0 }
+                let spec = { Cell = Cells.ofKind kind; InputSize = 3; HiddenSize = 2; Layers = 1; Bidirectional = true; Dropout = 0.0 }
                 let p = Recurrent.init spec 5
                 let xs = Check.uniform 6 -1.0 1.0 [| 2; 4; 3 |]
                 let out, finals = Recurrent.run p RunOptions.Default None xs
-                let zero = Cell.zeroState kind 2 2
-                let fwd, fwdLast = Sequence.run kind p.Cells.[0].[0] zero SequenceOptions.Default xs
-                let bwd, bwdLast = Sequence.run kind p.Cells.[0].[1] zero SequenceOptions.Default (xs.Flip 1)
+                let zero = Cell.zeroState (Cells.ofKind kind) 2 2
+                let fwd, fwdLast = Sequence.run (Cells.ofKind kind) p.Cells.[0].[0] zero SequenceOptions.Default xs
+                let bwd, bwdLast = Sequence.run (Cells.ofKind kind) p.Cells.[0].[1] zero SequenceOptions.Default (xs.Flip 1)
                 Expect.equal (out.ToArray()) ((Tensor.Concat([ fwd; bwd.Flip 1 ], 2)).ToArray()) "outputs"
                 Expect.equal (finals.[0].H.ToArray()) (fwdLast.H.ToArray()) "h_n[0] is the forward direction's last state"
                 Expect.equal (finals.[1].H.ToArray()) (bwdLast.H.ToArray()) "h_n[1] is the backward direction's state after t = 0"
             }
         test "a sequence with no time step is rejected, naming the shape" {
-            Check.throwsWith [ "sequence"; "(2, 0, 3)" ] (fun () -> Sequence.run CellKind.Gru (CellParams.init CellKind.Gru 3 2 1) (Cell.zeroState CellKind.Gru 2 2) SequenceOptions.Default (Tensor.Zeros [| 2; 0; 3 |]))
+            Check.throwsWith [ "sequence"; "(2, 0, 3)" ] (fun () -> Sequence.run Cells.gru (CellParams.toNamed (CellParams.init CellKind.Gru 3 2 1)) (Cell.zeroState (Cells.ofKind CellKind.Gru) 2 2) SequenceOptions.Default (Tensor.Zeros [| 2; 0; 3 |]))
         }
         test "truncation changes the gradient but not the values" {
-            let spec = { Kind = CellKind.RnnTanh; InputSize = 2; HiddenSize = 3; Layers = 1; Bidirectional = false; Dropout = 0.0 }
+            let spec = { Cell = Cells.rnnTanh; InputSize = 2; HiddenSize = 3; Layers = 1; Bidirectional = false; Dropout = 0.0 }
             let p = Recurrent.init spec 1
             let xs = Check.uniform 2 -1.0 1.0 [| 1; 6; 2 |]
             let lossWith k (w: Tensor) =
-                let q = { p with Cells = [| [| { p.Cells.[0].[0] with WeightHh = w } |] |] }
+                let q = { p with Cells = [| [| p.Cells.[0].[0] |> NamedTensors.map (fun name t -> if name = "weight_hh" then w else t) |] |] }
                 (fst (Recurrent.run q { RunOptions.Default with DetachEvery = k } None xs)).Sum()
-            let w = p.Cells.[0].[0].WeightHh
+            let w = p.Cells.[0].[0].["weight_hh"]
             Expect.equal ((lossWith (Some 2) w).ToArray()) ((lossWith None w).ToArray()) "same forward values"
             Expect.notEqual ((Ad.grad (lossWith (Some 2)) w).ToArray()) ((Ad.grad (lossWith None) w).ToArray()) "different gradient"
         }
@@ -118,7 +118,7 @@ let folds =
 let parameters =
     testList "Cells/parameters" [
         test "names, order and shapes are PyTorch's" {
-            let spec = { Kind = CellKind.Lstm; InputSize = 5; HiddenSize = 3; Layers = 2; Bidirectional = true; Dropout = 0.0 }
+            let spec = { Cell = Cells.lstm; InputSize = 5; HiddenSize = 3; Layers = 2; Bidirectional = true; Dropout = 0.0 }
             let named = Recurrent.toNamed "" (Recurrent.init spec 1)
             let expected =
                 [ for l in 0 .. 1 do
@@ -131,8 +131,8 @@ let parameters =
             Expect.equal [ for n, t in named -> n, t.Shape ] expected "names and shapes"
         }
         test "default initialisation: uniform within ±1/√hidden, reproducible from the seed" {
-            let spec = { Cell = CellKind.Gru; Input = InputEncoding.OneHot 7; HiddenSize = 16; Layers = 2; Bidirectional = false
-                         Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 7 }
+            let spec = { Cell = Cells.gru; Input = InputEncoding.OneHot 7; HiddenSize = 16; Layers = 2; Bidirectional = false
+                         Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 7; Loss = Loss.crossEntropy }
             let a = SequenceModel.init spec 42
             let b = SequenceModel.init spec 42
             let c = SequenceModel.init spec 43
@@ -145,15 +145,15 @@ let parameters =
             Expect.isTrue (a.["fc.weight"].ToArray() |> Array.forall (fun x -> abs x <= 0.25)) "fc.weight within 1/√16"
         }
         test "reading parameters back checks names and shapes" {
-            let spec = { Kind = CellKind.Gru; InputSize = 2; HiddenSize = 3; Layers = 1; Bidirectional = false; Dropout = 0.0 }
+            let spec = { Cell = Cells.gru; InputSize = 2; HiddenSize = 3; Layers = 1; Bidirectional = false; Dropout = 0.0 }
             let named = NamedTensors(Recurrent.toNamed "rnn." (Recurrent.init spec 1))
             Check.throwsWith [ "rnn.weight_ih_l0"; "(9, 2)"; "(9, 5)" ] (fun () -> Recurrent.ofNamed { spec with InputSize = 5 } "rnn." named)
             Check.throwsWith [ "rnn.weight_ih_l1"; "missing" ] (fun () -> Recurrent.ofNamed { spec with Layers = 2 } "rnn." named)
         }
         test "a batch's mask holds only 0 and 1 and leaves every sequence a real step" {
-            let spec = { Cell = CellKind.Gru; Input = InputEncoding.OneHot 3; HiddenSize = 2; Layers = 1; Bidirectional = false
-                         Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 2 }
-            let batch mask = { Input = SequenceInput.Tokens [| 0; 1; 2; 0 |]; Batch = 2; Time = 2; Mask = Some mask; Targets = [| 0; 1 |] }
+            let spec = { Cell = Cells.gru; Input = InputEncoding.OneHot 3; HiddenSize = 2; Layers = 1; Bidirectional = false
+                         Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 2; Loss = Loss.crossEntropy }
+            let batch mask = { Input = SequenceInput.Tokens [| 0; 1; 2; 0 |]; Batch = 2; Time = 2; Mask = Some mask; Targets = Targets.Classes [| 0; 1 |] }
             let ps = SequenceModel.init spec 1
             Check.throwsWith [ "mask entry 1 is 0.5" ] (fun () -> SequenceModel.loss spec ps RunOptions.Default (batch [| 1.; 0.5; 1.; 1. |]))
             Check.throwsWith [ "sequence 1"; "all padding" ] (fun () -> SequenceModel.loss spec ps RunOptions.Default (batch [| 1.; 1.; 0.; 0. |]))

@@ -7,14 +7,14 @@ open RnnAd.FSharp
 open RnnAd.FSharp.Tests
 
 let private spec kind : ModelSpec =
-    { Cell = kind; Input = InputEncoding.Embedding(6, 3); HiddenSize = 5; Layers = 2; Bidirectional = true
-      Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 6 }
+    { Cell = Cells.ofKind kind; Input = InputEncoding.Embedding(6, 3); HiddenSize = 5; Layers = 2; Bidirectional = true
+      Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 6; Loss = Loss.crossEntropy }
 
 let private batch time =
     let rng = Random 3
     let mask = Array.init (2 * time) (fun i -> if i >= time && i % time >= time - 3 then 0.0 else 1.0)
     { Input = SequenceInput.Tokens(Array.init (2 * time) (fun _ -> rng.Next 6)); Batch = 2; Time = time; Mask = Some mask
-      Targets = Array.init (2 * time) (fun _ -> rng.Next 6) }
+      Targets = Targets.Classes(Array.init (2 * time) (fun _ -> rng.Next 6)) }
 
 [<Tests>]
 let tests =

@@ -23,12 +23,12 @@ let private readableRun (kind: CellKind) (p: CellParams) (init: CellState) (o: S
     for t in 0 .. time - 1 do
         let global' = o.StartStep + t
         let entering = match o.DetachEvery with Some k when global' > 0 && global' % k = 0 -> Sequence.detach s | _ -> s
-        let next = Cell.step kind p entering (xs.Select(1, t))
+        let next = Cell.step (Cells.ofKind kind) (CellParams.toNamed p) entering (xs.Select(1, t))
         let next =
             match o.Mask with
             | Some m -> Cell.carry (Layout.reshape [| batch; 1 |] (Layout.slice 1 t 1 m)) next entering
             | None -> next
-        let next = match o.Probes with Some ps -> { next with H = next.H + ps.[t] } | None -> next
+        let next = match o.Probes with Some ps -> { Slots = Array.updateAt 0 (next.H + ps.[t]) next.Slots } | None -> next
         outputs.Add next.H
         s <- next
     Tensor.Stack(outputs.ToArray(), 1), s
@@ -45,6 +45,9 @@ let private kinds = [ CellKind.RnnTanh; CellKind.RnnRelu; CellKind.Lstm; CellKin
 
 type private Run = CellKind -> CellParams -> CellState -> SequenceOptions -> Tensor -> Tensor * CellState
 
+/// The library's run of a built-in cell, which takes the fused kernel.
+let private fusedRun: Run = fun kind p init o xs -> Sequence.run (Cells.ofKind kind) (CellParams.toNamed p) init o xs
+
 let private compare (kind: CellKind) (probed: bool) (options: SequenceOptions) =
     let batch, time, input, hidden = 4, 7, 3, 5
     let p = CellParams.init kind input hidden 21
@@ -59,12 +62,12 @@ let private compare (kind: CellKind) (probed: bool) (options: SequenceOptions) =
     let wOut, wH, wC = Check.uniform 25 -1.0 1.0 [| batch; time; hidden |], Check.uniform 26 -1.0 1.0 [| batch; hidden |], Check.uniform 27 -1.0 1.0 [| batch; hidden |]
     let loss (run: Run) (q: NamedTensors) =
         let cell = { WeightIh = q.["wih"]; WeightHh = q.["whh"]; BiasIh = q.["bih"]; BiasHh = q.["bhh"] }
-        let init = { H = q.["h0"]; C = (if lstm then Some q.["c0"] else None) }
+        let init = if lstm then CellState.Of(q.["h0"], q.["c0"]) else CellState.Of q.["h0"]
         let options = if probed then { options with Probes = Some(Array.init time (fun t -> q.["probe"].Select(1, t))) } else options
         let outputs, last = run kind cell init options q.["x"]
         let cTerm = match last.C with Some c -> (c * wC).Sum() | None -> Tensor.Scalar 0.0
         (outputs * wOut).Sum() + (last.H * wH).Sum() + cTerm
-    let fusedValue, fused = Ad.Named.valueAndGrad (loss Sequence.run) named
+    let fusedValue, fused = Ad.Named.valueAndGrad (loss fusedRun) named
     let readableValue, readable = Ad.Named.valueAndGrad (loss readableRun) named
     Check.close "loss" 1e-14 1e-15 (readableValue.ToArray()) (fusedValue.ToArray())
     for name in named.Names do
@@ -92,11 +95,11 @@ let tests =
                 let p = CellParams.init kind 2 3 31
                 let named = NamedTensors [| "whh", p.WeightHh; "h0", Check.uniform 32 -1.0 1.0 [| 2; 3 |] |]
                 let xs = Check.uniform 33 -1.0 1.0 [| 2; 1; 2 |]
-                let c0 = if kind = CellKind.Lstm then Some(Tensor.Zeros [| 2; 3 |]) else None
+                let init (h0: Tensor) = if kind = CellKind.Lstm then CellState.Of(h0, Tensor.Zeros [| 2; 3 |]) else CellState.Of h0
                 let loss (run: Run) (q: NamedTensors) =
-                    let outputs, _ = run kind { p with WeightHh = q.["whh"] } { H = q.["h0"]; C = c0 } SequenceOptions.Default xs
+                    let outputs, _ = run kind { p with WeightHh = q.["whh"] } (init q.["h0"]) SequenceOptions.Default xs
                     (outputs * outputs).Sum()
-                let fused = Ad.Named.grad (loss Sequence.run) named
+                let fused = Ad.Named.grad (loss fusedRun) named
                 let readable = Ad.Named.grad (loss readableRun) named
                 for name in named.Names do
                     Check.close (sprintf "%s ∂/∂%s" kind.Name name) 1e-12 1e-15 (readable.[name].ToArray()) (fused.[name].ToArray())

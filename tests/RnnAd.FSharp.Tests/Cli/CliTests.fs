@@ -52,7 +52,7 @@ let train =
                 let run, model = trainAbcd folder [ "--epochs"; "2"; "--cell"; "gru" ]
                 expectSuccess run "train"
                 let loaded, state = TrainingCheckpoint.load model
-                Expect.equal loaded.Spec.Cell CellKind.Gru "--cell gru"
+                Expect.equal loaded.Spec.Cell Cells.gru "--cell gru"
                 Expect.equal loaded.Spec.HiddenSize 8 "--hidden 8"
                 Expect.equal loaded.Spec.Input (InputEncoding.Embedding(4, 3)) "four letters, --embedding 3"
                 Expect.equal (loaded.Vocabulary |> Option.map Array.sort) (Some [| "a"; "b"; "c"; "d" |]) "the text's characters"

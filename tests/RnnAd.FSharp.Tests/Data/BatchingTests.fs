@@ -28,7 +28,7 @@ let tests =
             Expect.equal (b.Batch, b.Time) (3, 3) "batch × time"
             Expect.equal (tokensOf b) [| 3; 4; 5; 6; 0; 0; 7; 8; 0 |] "ids"
             Expect.equal b.Mask (Some [| 1.; 1.; 1.; 1.; 0.; 0.; 1.; 1.; 0. |]) "mask"
-            Expect.equal b.Targets [| 1; 0; 1 |] "targets"
+            Expect.equal b.Targets (Targets.Classes [| 1; 0; 1 |]) "targets"
         }
         test "classification pads with the given id and keeps a full mask without padding" {
             Expect.equal (tokensOf (Batching.classification 9 reviews)) [| 3; 4; 5; 6; 9; 9; 7; 8; 9 |] "ids"
@@ -43,7 +43,7 @@ let tests =
             let b = Batching.languageModel [| { Input = [| 1; 2 |]; Next = [| 2; 3 |] }; { Input = [| 4; 5 |]; Next = [| 5; 6 |] } |]
             Expect.equal (b.Batch, b.Time) (2, 2) "batch × time"
             Expect.equal (tokensOf b) [| 1; 2; 4; 5 |] "ids"
-            Expect.equal b.Targets [| 2; 3; 5; 6 |] "targets"
+            Expect.equal b.Targets (Targets.Classes [| 2; 3; 5; 6 |]) "targets"
             Expect.equal b.Mask None "mask"
         }
         test "language model rejects unequal lengths, mismatched targets and empty sequences" {
@@ -80,21 +80,21 @@ let tests =
         test "an epoch's batches: every example once, sizes 4 4 2, same bits for the same seed and epoch" {
             let batches = Batching.epoch 5 2 4 (Batching.classification 0) numbered
             Expect.equal (batches |> Array.map (fun b -> b.Batch)) [| 4; 4; 2 |] "batch sizes"
-            let labels = batches |> Array.collect (fun b -> b.Targets)
+            let labels = batches |> Array.collect (fun b -> Targets.classesOf b.Targets)
             Expect.equal (Array.sort labels) [| 0 .. 9 |] "every example once"
             Expect.equal labels (Batching.shuffle 5 2 numbered |> Array.map (fun e -> e.Label)) "in the epoch's shuffled order"
             for b in batches do
                 // Example i holds 1 + i % 3 copies of i + 1: the batch's ids and mask follow from its labels.
-                let time = b.Targets |> Array.map (fun i -> 1 + i % 3) |> Array.max
-                let expectedIds = b.Targets |> Array.collect (fun i -> Array.init time (fun t -> if t < 1 + i % 3 then i + 1 else 0))
+                let time = Targets.classesOf b.Targets |> Array.map (fun i -> 1 + i % 3) |> Array.max
+                let expectedIds = Targets.classesOf b.Targets |> Array.collect (fun i -> Array.init time (fun t -> if t < 1 + i % 3 then i + 1 else 0))
                 Expect.equal (tokensOf b) expectedIds "ids padded per example"
             let again = Batching.epoch 5 2 4 (Batching.classification 0) numbered
             Expect.equal again batches "same seed and epoch"
             let other = Batching.epoch 5 3 4 (Batching.classification 0) numbered
-            Expect.notEqual (other |> Array.collect (fun b -> b.Targets)) labels "another epoch"
+            Expect.notEqual (other |> Array.collect (fun b -> Targets.classesOf b.Targets)) labels "another epoch"
         }
         test "inOrder keeps the examples' order" {
             let batches = Batching.inOrder 4 (Batching.classification 0) numbered
-            Expect.equal (batches |> Array.map (fun b -> b.Targets)) [| [| 0; 1; 2; 3 |]; [| 4; 5; 6; 7 |]; [| 8; 9 |] |] "targets"
+            Expect.equal (batches |> Array.map (fun b -> Targets.classesOf b.Targets)) [| [| 0; 1; 2; 3 |]; [| 4; 5; 6; 7 |]; [| 8; 9 |] |] "targets"
         }
     ]

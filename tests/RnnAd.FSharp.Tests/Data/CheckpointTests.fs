@@ -12,7 +12,7 @@ open RnnAd.FSharp.Tests.Data.SafetensorsTests
 // text is written out by hand from the documented format.
 
 let private spec cell input hidden layers bidirectional dropout head headHidden outputs : ModelSpec =
-    { Cell = cell
+    { Cell = Cells.ofKind cell
       Input = input
       HiddenSize = hidden
       Layers = layers
@@ -20,7 +20,7 @@ let private spec cell input hidden layers bidirectional dropout head headHidden 
       Dropout = dropout
       Head = head
       HeadHidden = headHidden
-      Outputs = outputs }
+      Outputs = outputs; Loss = Loss.crossEntropy }
 
 /// Every cell kind, every input encoding, linear and MLP heads, a 2-layer bidirectional stack.
 let private cases : (string * ModelSpec * string[] option) list =

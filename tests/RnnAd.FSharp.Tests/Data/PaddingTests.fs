@@ -24,7 +24,7 @@ let private examples =
        { Tokens = [| 5; 4; 3 |]; Label = 1 } |]
 
 let private spec kind bidirectional head : ModelSpec =
-    { Cell = kind
+    { Cell = Cells.ofKind kind
       Input = InputEncoding.Embedding(6, 3)
       HiddenSize = 4
       Layers = 2
@@ -32,7 +32,7 @@ let private spec kind bidirectional head : ModelSpec =
       Dropout = 0.0
       Head = head
       HeadHidden = []
-      Outputs = 3 }
+      Outputs = 3; Loss = Loss.crossEntropy }
 
 /// Per-step targets of a sequence, (id + 1) mod 3, for the PerStep head.
 let private stepTargets (ids: int[]) = ids |> Array.map (fun id -> (id + 1) % 3)
@@ -43,7 +43,7 @@ let private alone (head: HeadKind) (e: ClassificationExample) : SequenceBatch =
       Batch = 1
       Time = e.Tokens.Length
       Mask = None
-      Targets = if head = HeadKind.PerStep then stepTargets e.Tokens else [| e.Label |] }
+      Targets = Targets.Classes(if head = HeadKind.PerStep then stepTargets e.Tokens else [| e.Label |]) }
 
 /// The padded batch of all examples; for the PerStep head, padded steps get target 0 (masked out).
 let private padded (head: HeadKind) : SequenceBatch =
@@ -53,17 +53,18 @@ let private padded (head: HeadKind) : SequenceBatch =
     | HeadKind.PerStep ->
         let targets =
             examples |> Array.collect (fun e -> Array.append (stepTargets e.Tokens) (Array.zeroCreate (b.Time - e.Tokens.Length)))
-        { b with Targets = targets }
+        { b with Targets = Targets.Classes(targets) }
 
 /// Row `i` of a padded batch as a batch of one, still padded to the batch's time.
 let private row (b: SequenceBatch) (i: int) : SequenceBatch =
     let ids = match b.Input with SequenceInput.Tokens ids -> ids | SequenceInput.Features _ -> failwith "token ids expected"
-    let per = b.Targets.Length / b.Batch
+    let targets = Targets.classesOf b.Targets
+    let per = targets.Length / b.Batch
     { Input = SequenceInput.Tokens ids.[i * b.Time .. (i + 1) * b.Time - 1]
       Batch = 1
       Time = b.Time
       Mask = b.Mask |> Option.map (fun m -> m.[i * b.Time .. (i + 1) * b.Time - 1])
-      Targets = b.Targets.[i * per .. (i + 1) * per - 1] }
+      Targets = Targets.Classes(targets.[i * per .. (i + 1) * per - 1]) }
 
 /// Rows of a (batch, …) tensor's values, `width` values each.
 let private rowValues (t: Tensor) (i: int) (width: int) = (t.ToArray()).[i * width .. (i + 1) * width - 1]

@@ -8,17 +8,17 @@ open RnnAd.FSharp
 open RnnAd.FSharp.Tests
 
 let private spec : ModelSpec =
-    { Cell = CellKind.Lstm; Input = InputEncoding.Embedding(4, 3); HiddenSize = 5; Layers = 2; Bidirectional = false
-      Dropout = 0.2; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 4 }
+    { Cell = Cells.lstm; Input = InputEncoding.Embedding(4, 3); HiddenSize = 5; Layers = 2; Bidirectional = false
+      Dropout = 0.2; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 4; Loss = Loss.crossEntropy }
 
 let private batches =
     [| for b in 0 .. 2 ->
         let ids = Array.init 12 (fun i -> (i + b) % 4)
-        { Input = SequenceInput.Tokens ids; Batch = 2; Time = 6; Mask = None; Targets = ids |> Array.map (fun i -> (i + 1) % 4) } |]
+        { Input = SequenceInput.Tokens ids; Batch = 2; Time = 6; Mask = None; Targets = Targets.Classes(ids |> Array.map (fun i -> (i + 1) % 4)) } |]
 
 let private options =
     { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.01; Epochs = 3; TruncateEvery = Some 4
-      ClipNorm = None; ClipValue = None; Seed = 11; CheckpointEvery = Some 2 }
+      ClipNorm = None; ClipValue = None; Seed = 11; CheckpointEvery = Some 2; RunawayFactor = Some 1e4 }
 
 let private data = { Train = (fun _ -> batches); Validation = None }
 let private bits (ps: NamedTensors) = ps.Tensors |> Array.map (fun t -> t.ToArray())
@@ -35,17 +35,17 @@ let tests =
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "train.safetensors")
                 let start = Trainer.start options (SequenceModel.init spec 3)
-                let straight, _ = Trainer.fit spec options data ignore ignore CancellationToken.None start
+                let straight, _ = Trainer.fit (SequenceModel.model spec) options data ignore ignore CancellationToken.None start
                 // Stop after the checkpoint at step 4 by cancelling, then resume from the file alone.
                 use cts = new CancellationTokenSource()
                 let save (st: TrainingState) =
                     TrainingCheckpoint.save path spec (Some [| "a"; "b"; "c"; "d" |]) st
                     if st.StepsDone = 4L then cts.Cancel()
-                Expect.throwsT<OperationCanceledException> (fun () -> Trainer.fit spec options data ignore save cts.Token start |> ignore) "stopped"
+                Expect.throwsT<OperationCanceledException> (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
                 let model, state = TrainingCheckpoint.load path
                 Expect.equal state.StepsDone 4L "progress restored"
                 Expect.equal model.Vocabulary (Some [| "a"; "b"; "c"; "d" |]) "vocabulary restored"
-                let resumed, _ = Trainer.fit model.Spec options data ignore ignore CancellationToken.None state
+                let resumed, _ = Trainer.fit (SequenceModel.model model.Spec) options data ignore ignore CancellationToken.None state
                 Expect.equal (bits resumed.Parameters) (bits straight.Parameters) "same parameters"
                 Expect.equal (bits resumed.Optimizer.Buffers) (bits straight.Optimizer.Buffers) "same optimizer state")
         }
@@ -65,6 +65,6 @@ let tests =
         test "resuming with another optimizer is refused, naming both" {
             let state = Trainer.start options (SequenceModel.init spec 5)
             let sgd = { options with Optimizer = Optimizer.Sgd SgdOptions.Default }
-            Check.throwsWith [ "exp_avg, exp_avg_sq buffers"; "SGD keeps no buffers" ] (fun () -> Trainer.fit spec sgd data ignore ignore CancellationToken.None state)
+            Check.throwsWith [ "exp_avg, exp_avg_sq buffers"; "SGD keeps no buffers" ] (fun () -> Trainer.fit (SequenceModel.model spec) sgd data ignore ignore CancellationToken.None state)
         }
     ]

@@ -9,11 +9,11 @@ open RnnAd.FSharp.Tests
 // Bad input gives an ArgumentException naming what is at fault, what was expected and what was given.
 
 let private spec : ModelSpec =
-    { Cell = CellKind.Lstm; Input = InputEncoding.OneHot 3; HiddenSize = 2; Layers = 2; Bidirectional = false
-      Dropout = 0.5; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 3 }
+    { Cell = Cells.lstm; Input = InputEncoding.OneHot 3; HiddenSize = 2; Layers = 2; Bidirectional = false
+      Dropout = 0.5; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 3; Loss = Loss.crossEntropy }
 
 let private ps = SequenceModel.init spec 1
-let private batch = { Input = SequenceInput.Tokens [| 0; 1; 2; 1 |]; Batch = 2; Time = 2; Mask = None; Targets = [| 1; 2; 0; 0 |] }
+let private batch = { Input = SequenceInput.Tokens [| 0; 1; 2; 1 |]; Batch = 2; Time = 2; Mask = None; Targets = Targets.Classes [| 1; 2; 0; 0 |] }
 let private without (name: string) (p: NamedTensors) = NamedTensors(p.Entries |> Array.filter (fun (n, _) -> n <> name))
 let private replace (name: string) (t: Tensor) (p: NamedTensors) = p |> NamedTensors.map (fun n x -> if n = name then t else x)
 
@@ -35,7 +35,7 @@ let tests =
         }
         test "a batch that does not fit the model is named" {
             Check.throwsWith [ "token id 3"; "vocabulary" ] (fun () -> Bptt.lossAndGradients spec ps None { batch with Input = SequenceInput.Tokens [| 0; 1; 3; 1 |] })
-            Check.throwsWith [ "3 targets"; "needs 4" ] (fun () -> Bptt.lossAndGradients spec ps None { batch with Targets = [| 0; 1; 2 |] })
+            Check.throwsWith [ "3 targets"; "needs 4" ] (fun () -> Bptt.lossAndGradients spec ps None { batch with Targets = Targets.Classes [| 0; 1; 2 |] })
         }
         test "a non-positive truncation window is refused" {
             Check.throwsWith [ "DetachEvery"; "positive"; "0" ] (fun () -> Bptt.lossAndGradients spec ps (Some 0) batch)
@@ -45,9 +45,9 @@ let tests =
             Check.throwsWith [ "probes" ] (fun () -> AdGradients.run spec ps { RunOptions.Default with Probes = Some [||] } batch)
         }
         test "initial states of the wrong count or shape are named" {
-            let zero = { CellState.H = Tensor.Zeros [| 2; 2 |]; C = Some(Tensor.Zeros [| 2; 2 |]) }
+            let zero = CellState.Of(Tensor.Zeros [| 2; 2 |], Tensor.Zeros [| 2; 2 |])
             Check.throwsWith [ "1 initial states"; "has 2" ] (fun () -> Bptt.run spec ps { RunOptions.Default with Initial = Some [| zero |] } batch)
-            Check.throwsWith [ "initial state 1"; "no cell state" ] (fun () -> Bptt.run spec ps { RunOptions.Default with Initial = Some [| zero; { zero with C = None } |] } batch)
+            Check.throwsWith [ "initial state 1"; "no cell state" ] (fun () -> Bptt.run spec ps { RunOptions.Default with Initial = Some [| zero; CellState.Of(Tensor.Zeros [| 2; 2 |]) |] } batch)
         }
         test "a mask without any real step is refused" {
             Check.throwsWith [ "sequence 0"; "all padding" ] (fun () -> Bptt.lossAndGradients spec ps None { batch with Mask = Some [| 0.0; 0.0; 0.0; 0.0 |] })

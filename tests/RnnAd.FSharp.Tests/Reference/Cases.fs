@@ -59,7 +59,7 @@ let random (family: string) (limits: Limits) (index: int) : Case =
         | 1 -> InputEncoding.Embedding(rng.Next(1, 7), input)
         | _ -> InputEncoding.Features input
     let spec =
-        { Cell = kind
+        { Cell = Cells.ofKind kind
           Input = encoding
           HiddenSize = rng.Next(1, limits.Hidden + 1)
           Layers = rng.Next(1, limits.Layers + 1)
@@ -67,7 +67,7 @@ let random (family: string) (limits: Limits) (index: int) : Case =
           Dropout = 0.0
           Head = head
           HeadHidden = (if rng.Next 3 = 0 then [ rng.Next(1, 6) ] else [])
-          Outputs = rng.Next(2, 7) }
+          Outputs = rng.Next(2, 7); Loss = Loss.crossEntropy }
     let batch, time = rng.Next(1, limits.Batch + 1), rng.Next(1, limits.Time + 1)
     let scale = 0.5 + 1.5 * rng.NextDouble()
     let data =
@@ -75,7 +75,7 @@ let random (family: string) (limits: Limits) (index: int) : Case =
           Batch = batch
           Time = time
           Mask = maskFor rng batch time
-          Targets = Array.init (if head = HeadKind.PerStep then batch * time else batch) (fun _ -> rng.Next spec.Outputs) }
+          Targets = Targets.Classes(Array.init (if head = HeadKind.PerStep then batch * time else batch) (fun _ -> rng.Next spec.Outputs)) }
     let encodingText =
         match encoding with
         | InputEncoding.OneHot v -> sprintf "one-hot %d" v

@@ -33,14 +33,14 @@ let tests =
                 }
         test "a long tanh RNN with small weights: the gradient vanishes backwards in time" {
             let s =
-                { Cell = CellKind.RnnTanh; Input = InputEncoding.OneHot 4; HiddenSize = 8; Layers = 1; Bidirectional = false
-                  Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 4 }
+                { Cell = Cells.rnnTanh; Input = InputEncoding.OneHot 4; HiddenSize = 8; Layers = 1; Bidirectional = false
+                  Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 4; Loss = Loss.crossEntropy }
             // Every W_hh entry in [−0.1, 0.1): ‖W_hh‖₂ ≤ ‖W_hh‖_F ≤ 0.1·8 = 0.8 and tanh' ≤ 1, so each step back
             // multiplies ‖∂L/∂h‖ by at most 0.8: strictly decreasing, by at least 0.8³⁹ ≈ 1.7e-4 over 40 steps.
             let ps = SequenceModel.init s 5 |> NamedTensors.map (fun name t -> if name = "rnn.weight_hh_l0" then Check.uniform 6 -0.1 0.1 t.Shape else t)
             let time = 40
             let rng = System.Random 9
-            let b = { Input = SequenceInput.Tokens(Array.init (2 * time) (fun _ -> rng.Next 4)); Batch = 2; Time = time; Mask = None; Targets = [| 1; 3 |] }
+            let b = { Input = SequenceInput.Tokens(Array.init (2 * time) (fun _ -> rng.Next 4)); Batch = 2; Time = time; Mask = None; Targets = Targets.Classes [| 1; 3 |] }
             let bptt = (GradientFlow.bptt s ps RunOptions.Default b).[0].Norms
             let ad = (GradientFlow.ad s ps RunOptions.Default b).[0].Norms
             Check.close "h_l0" 1e-10 0.0 ad bptt
@@ -51,9 +51,9 @@ let tests =
         }
         test "truncation cuts the flow: with k = 1 and a last-step head only the last step sees a gradient" {
             let s =
-                { Cell = CellKind.Gru; Input = InputEncoding.Features 2; HiddenSize = 3; Layers = 1; Bidirectional = false
-                  Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 2 }
-            let b = { Input = SequenceInput.Features(Check.uniform 3 -1.0 1.0 [| 2; 6; 2 |]); Batch = 2; Time = 6; Mask = None; Targets = [| 0; 1 |] }
+                { Cell = Cells.gru; Input = InputEncoding.Features 2; HiddenSize = 3; Layers = 1; Bidirectional = false
+                  Dropout = 0.0; Head = HeadKind.LastStep; HeadHidden = []; Outputs = 2; Loss = Loss.crossEntropy }
+            let b = { Input = SequenceInput.Features(Check.uniform 3 -1.0 1.0 [| 2; 6; 2 |]); Batch = 2; Time = 6; Mask = None; Targets = Targets.Classes [| 0; 1 |] }
             for flow in [ GradientFlow.bptt; GradientFlow.ad ] do
                 let norms = (flow s (SequenceModel.init s 1) { RunOptions.Default with DetachEvery = Some 1 } b).[0].Norms
                 Expect.equal norms.[0..4] (Array.zeroCreate 5) "no gradient crosses a detached state"

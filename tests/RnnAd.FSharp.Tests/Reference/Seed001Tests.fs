@@ -16,7 +16,7 @@ let private symbols = "helo"
 let private encode (text: string) = text |> Seq.map (fun c -> symbols.IndexOf c) |> Array.ofSeq
 
 let private spec hidden : ModelSpec =
-    { Cell = CellKind.RnnTanh
+    { Cell = Cells.rnnTanh
       Input = InputEncoding.OneHot 4
       HiddenSize = hidden
       Layers = 1
@@ -24,9 +24,9 @@ let private spec hidden : ModelSpec =
       Dropout = 0.0
       Head = HeadKind.PerStep
       HeadHidden = []
-      Outputs = 4 }
+      Outputs = 4; Loss = Loss.crossEntropy }
 
-let private batch = { Input = SequenceInput.Tokens(encode "hell"); Batch = 1; Time = 4; Mask = None; Targets = encode "ello" }
+let private batch = { Input = SequenceInput.Tokens(encode "hell"); Batch = 1; Time = 4; Mask = None; Targets = Targets.Classes(encode "ello") }
 
 let private normalParams (s: ModelSpec) (seed: int) =
     SequenceModel.expectedShapes s |> Array.map (fun (name, shape) -> name, Tensor.RandomNormal(RnnAd.FSharp.Storage.Seed.derive seed name, shape)) |> NamedTensors

@@ -13,7 +13,7 @@ open RnnAd.FSharp.Tests.Reference.Cases
 // gradients of the chunks' losses, each chunk starting from the (constant) state the full forward pass reached.
 
 let private spec kind layers bidirectional head : ModelSpec =
-    { Cell = kind
+    { Cell = Cells.ofKind kind
       Input = InputEncoding.OneHot 5
       HiddenSize = 4
       Layers = layers
@@ -21,7 +21,7 @@ let private spec kind layers bidirectional head : ModelSpec =
       Dropout = 0.0
       Head = head
       HeadHidden = []
-      Outputs = 3 }
+      Outputs = 3; Loss = Loss.crossEntropy }
 
 let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) (masked: bool) : SequenceBatch =
     let rng = System.Random seed
@@ -30,7 +30,7 @@ let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) (mas
       Time = time
       // Sequence 0 is padded after step time − 3, so truncation meets padding too.
       Mask = (if masked then Some(Array.init (batch * time) (fun k -> if k < time && k % time >= time - 2 then 0.0 else 1.0)) else None)
-      Targets = Array.init (if spec.Head = HeadKind.PerStep then batch * time else batch) (fun _ -> rng.Next spec.Outputs) }
+      Targets = Targets.Classes(Array.init (if spec.Head = HeadKind.PerStep then batch * time else batch) (fun _ -> rng.Next spec.Outputs)) }
 
 let private time = 9
 
@@ -75,13 +75,13 @@ let tests =
                         let stateAt start =
                             if start = 0 then None
                             else
-                                let prefix = { b with Time = start; Input = SequenceInput.Tokens(slice ids 0 start); Targets = slice b.Targets 0 start }
+                                let prefix = { b with Time = start; Input = SequenceInput.Tokens(slice ids 0 start); Targets = Targets.Classes(slice (Targets.classesOf b.Targets) 0 start) }
                                 Some(snd (SequenceModel.forward s ps RunOptions.Default prefix))
                         let starts = chunks |> List.map (fun (start, _) -> stateAt start)
                         // L = (1/T) Σ_t ℓ_t = Σ_chunks (length/T)·mean of the chunk's ℓ_t.
                         let chunkedLoss (p: NamedTensors) =
                             List.zip chunks starts |> List.sumBy (fun ((start, length), initial) ->
-                                let chunk = { b with Time = length; Input = SequenceInput.Tokens(slice ids start length); Targets = slice b.Targets start length }
+                                let chunk = { b with Time = length; Input = SequenceInput.Tokens(slice ids start length); Targets = Targets.Classes(slice (Targets.classesOf b.Targets) start length) }
                                 let loss = fst (SequenceModel.loss s p { RunOptions.Default with Initial = initial } chunk)
                                 float length / float b.Time * loss.ToScalar())
                         let expected = FiniteDifferences.gradient chunkedLoss ps

@@ -13,23 +13,23 @@ let private alphabet = "ehlo " |> Seq.toArray
 let private ids = text |> Seq.map (fun c -> Array.IndexOf(alphabet, c)) |> Array.ofSeq
 
 let private spec kind dropout : ModelSpec =
-    { Cell = kind; Input = InputEncoding.Embedding(alphabet.Length, 4); HiddenSize = 12; Layers = 2; Bidirectional = false
-      Dropout = dropout; Head = HeadKind.PerStep; HeadHidden = []; Outputs = alphabet.Length }
+    { Cell = Cells.ofKind kind; Input = InputEncoding.Embedding(alphabet.Length, 4); HiddenSize = 12; Layers = 2; Bidirectional = false
+      Dropout = dropout; Head = HeadKind.PerStep; HeadHidden = []; Outputs = alphabet.Length; Loss = Loss.crossEntropy }
 
 /// Windows of 12 characters predicting the next ones, in batches of 4 (the same every epoch).
 let private batches =
     let windows = [| for i in 0 .. 3 .. ids.Length - 13 -> ids.[i .. i + 11], ids.[i + 1 .. i + 12] |]
     windows |> Array.chunkBySize 4 |> Array.map (fun chunk ->
-        { Input = SequenceInput.Tokens(chunk |> Array.collect fst); Batch = chunk.Length; Time = 12; Mask = None; Targets = chunk |> Array.collect snd })
+        { Input = SequenceInput.Tokens(chunk |> Array.collect fst); Batch = chunk.Length; Time = 12; Mask = None; Targets = Targets.Classes(chunk |> Array.collect snd) })
 
 let private options epochs =
     { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = epochs; TruncateEvery = None
-      ClipNorm = Some 5.0; ClipValue = None; Seed = 7; CheckpointEvery = None }
+      ClipNorm = Some 5.0; ClipValue = None; Seed = 7; CheckpointEvery = None; RunawayFactor = Some 1e4 }
 
 let private data = { Train = (fun _ -> batches); Validation = Some batches }
 
 let private fit spec options report save state =
-    Trainer.fit spec options data report save CancellationToken.None state
+    Trainer.fit (SequenceModel.model spec) options data report save CancellationToken.None state
 
 let private bits (ps: NamedTensors) = ps.Tensors |> Array.map (fun t -> t.ToArray())
 
@@ -38,9 +38,9 @@ let tests =
     testList "Training/trainer" [
         test "training lowers the loss and learns the sequence" {
             let s = spec CellKind.Lstm 0.0
-            let initial = Evaluation.metrics s (SequenceModel.init s 1) batches
+            let initial = Evaluation.metrics (SequenceModel.model s) (SequenceModel.init s 1) batches
             let final, history = fit s (options 60) ignore ignore (Trainer.start (options 60) (SequenceModel.init s 1))
-            let m = Evaluation.metrics s final.Parameters batches
+            let m = Evaluation.metrics (SequenceModel.model s) final.Parameters batches
             Expect.isLessThan m.Loss (initial.Loss / 10.0) "loss falls by 10× at least"
             // Every letter after the first two of a window is determined: all but the first position's
             // ambiguity (none here: 'h', 'e', 'l', 'o', ' ' each follow uniquely from two letters) is learnable.
@@ -75,19 +75,26 @@ let tests =
                 function
                 | TrainingEvent.StepCompleted r when r.Step = 5L -> cts.Cancel()
                 | _ -> ()
-            let run () = Trainer.fit s o data report (fun st -> last <- Some st) cts.Token (Trainer.start o (SequenceModel.init s 4)) |> ignore
+            let run () = Trainer.fit (SequenceModel.model s) o data report (fun st -> last <- Some st) cts.Token (Trainer.start o (SequenceModel.init s 4)) |> ignore
             Expect.throwsT<OperationCanceledException> run "cancelled"
             Expect.equal (last |> Option.map (fun st -> st.StepsDone)) (Some 4L) "the checkpoint after batch 4 is the last"
             let resumed, _ = fit s o ignore ignore last.Value
             Expect.equal resumed.Epoch 10 "training resumes from it to the end"
         }
         test "a non-finite loss stops training with an error naming the step, parameters intact" {
-            let s = { spec CellKind.RnnTanh 0.0 with Input = InputEncoding.Features 2; Outputs = 2 }
-            let good = { Input = SequenceInput.Features(Tensor.Ones [| 1; 3; 2 |]); Batch = 1; Time = 3; Mask = None; Targets = [| 0; 1; 0 |] }
-            let bad = { good with Input = SequenceInput.Features(Tensor.Full([| 1; 3; 2 |], nan)) }
+            // The cross-entropy, made NaN on the batch whose targets are all 1: the second one.
+            let nanOnAllOnes =
+                Loss.Custom
+                    { Name = "nan on all ones"; Targets = TargetKind.Classes
+                      Compute = fun outputs targets weights ->
+                          let ce = Loss.compute Loss.crossEntropy weights targets outputs
+                          if Targets.classesOf targets |> Array.forall ((=) 1) then ce * nan else ce }
+            let s = { spec CellKind.RnnTanh 0.0 with Input = InputEncoding.Features 2; Outputs = 2; Loss = nanOnAllOnes }
+            let good = { Input = SequenceInput.Features(Tensor.Ones [| 1; 3; 2 |]); Batch = 1; Time = 3; Mask = None; Targets = Targets.Classes [| 0; 1; 0 |] }
+            let bad = { good with Targets = Targets.Classes [| 1; 1; 1 |] }
             let o = options 1
             let start = Trainer.start o (SequenceModel.init s 5)
-            let run () = Trainer.fit s o { Train = (fun _ -> [| good; bad |]); Validation = None } ignore ignore CancellationToken.None start |> ignore
+            let run () = Trainer.fit (SequenceModel.model s) o { Train = (fun _ -> [| good; bad |]); Validation = None } ignore ignore CancellationToken.None start |> ignore
             let error = Expect.throwsC run (fun e -> e)
             match error with
             | TrainingDivergedException (message, lastGood) ->
@@ -96,6 +103,12 @@ let tests =
                 Expect.equal lastGood.StepsDone 1L "the state after the last good step"
                 Expect.isTrue (lastGood.Parameters.Tensors |> Array.forall (fun t -> t.ToArray() |> Array.forall Double.IsFinite)) "parameters finite"
             | e -> failtestf "unexpected %O" e
+        }
+        test "a non-finite feature is refused before it reaches the model, naming where it sits" {
+            let s = { spec CellKind.RnnTanh 0.0 with Input = InputEncoding.Features 2; Outputs = 2 }
+            let values = Array.init 6 (fun i -> if i = 3 then nan else 1.0)
+            let batch = { Input = SequenceInput.Features(Tensor.OfArray([| 1; 3; 2 |], values)); Batch = 1; Time = 3; Mask = None; Targets = Targets.Classes [| 0; 1; 0 |] }
+            Check.throwsWith [ "feature 1 of step 1 of sequence 0"; "NaN" ] (fun () -> SequenceModel.forward s (SequenceModel.init s 5) RunOptions.Default batch)
         }
         test "invalid options are rejected by name" {
             Check.throwsWith [ "TruncateEvery" ] (fun () -> Trainer.validate { options 1 with TruncateEvery = Some 0 })
@@ -112,18 +125,18 @@ let generation =
         let decode (xs: int[]) = String(xs |> Array.map (fun i -> alphabet.[i]))
         test "a trained model continues the pattern greedily" {
             let prompt = "hel" |> Seq.map (fun c -> Array.IndexOf(alphabet, c)) |> Array.ofSeq
-            Expect.equal (decode (Generation.sample s trained.Value prompt 9 SamplingOptions.Greedy)) "lo hello " "greedy continuation"
+            Expect.equal (decode (Generation.sample (SequenceModel.model s) trained.Value prompt 9 SamplingOptions.Greedy)) "lo hello " "greedy continuation"
         }
         test "sampling is reproducible from its seed; top-1 is greedy" {
             let ps = SequenceModel.init s 9
-            let draw seed k = Generation.sample s ps [| 0 |] 30 { Temperature = 1.5; TopK = k; Seed = seed }
+            let draw seed k = Generation.sample (SequenceModel.model s) ps [| 0 |] 30 { Temperature = 1.5; TopK = k; Seed = seed }
             Expect.equal (draw 1 None) (draw 1 None) "same seed, same text"
             Expect.notEqual (draw 1 None) (draw 2 None) "another seed, another text (30 draws from an untrained model)"
-            Expect.equal (draw 3 (Some 1)) (Generation.sample s ps [| 0 |] 30 SamplingOptions.Greedy) "top-1"
+            Expect.equal (draw 3 (Some 1)) (Generation.sample (SequenceModel.model s) ps [| 0 |] 30 SamplingOptions.Greedy) "top-1"
         }
         test "generation rejects what it cannot do" {
-            Check.throwsWith [ "prompt" ] (fun () -> Generation.sample s (SequenceModel.init s 1) [||] 3 SamplingOptions.Greedy)
-            Check.throwsWith [ "bidirectional" ] (fun () -> Generation.sample { s with Bidirectional = true } (SequenceModel.init { s with Bidirectional = true } 1) [| 0 |] 3 SamplingOptions.Greedy)
-            Check.throwsWith [ "outside the vocabulary" ] (fun () -> Generation.sample s (SequenceModel.init s 1) [| 9 |] 3 SamplingOptions.Greedy)
+            Check.throwsWith [ "prompt" ] (fun () -> Generation.sample (SequenceModel.model s) (SequenceModel.init s 1) [||] 3 SamplingOptions.Greedy)
+            Check.throwsWith [ "bidirectional" ] (fun () -> Generation.sample (SequenceModel.model { s with Bidirectional = true }) (SequenceModel.init { s with Bidirectional = true } 1) [| 0 |] 3 SamplingOptions.Greedy)
+            Check.throwsWith [ "outside the vocabulary" ] (fun () -> Generation.sample (SequenceModel.model s) (SequenceModel.init s 1) [| 9 |] 3 SamplingOptions.Greedy)
         }
     ]

@@ -14,20 +14,12 @@ type InputEncoding =
     /// Real-valued features given directly as (batch, time, size).
     | Features of size: int
 
-/// Where the output head reads the recurrent stack.
-[<RequireQualifiedAccess>]
-type HeadKind =
-    /// A prediction at every step (many-to-many: language models, "hell" → "ello").
-    | PerStep
-    /// One prediction per sequence from the final states (many-to-one: sentiment classification).
-    | LastStep
-
-/// A complete sequence model: input encoding → recurrent stack → linear head (optionally an MLP with relu
-/// between layers). Its parameters are named as a PyTorch module holding `embedding`, `rnn` and `fc` would
-/// name them: `embedding.weight`, `rnn.weight_ih_l0`, …, `fc.weight`, `fc.bias` (or `fc1.*`, `fc2.*`, … for
-/// an MLP head), so state dicts move between RnnAd and PyTorch unchanged.
+/// A complete sequence model: input encoding → recurrent stack of any cell → linear head (optionally an MLP
+/// with relu between layers) → a loss. Its parameters are named as a PyTorch module holding `embedding`,
+/// `rnn` and `fc` would name them: `embedding.weight`, `rnn.weight_ih_l0`, …, `fc.weight`, `fc.bias` (or
+/// `fc1.*`, `fc2.*`, … for an MLP head), so state dicts move between RnnAd and PyTorch unchanged.
 type ModelSpec =
-    { Cell: CellKind
+    { Cell: Cell
       Input: InputEncoding
       HiddenSize: int
       Layers: int
@@ -36,25 +28,11 @@ type ModelSpec =
       Head: HeadKind
       /// Hidden sizes of an MLP head; empty for a single linear layer.
       HeadHidden: int list
-      /// Number of classes the head scores.
-      Outputs: int }
-
-/// The inputs of a batch of sequences.
-[<RequireQualifiedAccess>]
-type SequenceInput =
-    /// Token ids, (batch · time) in row-major order.
-    | Tokens of ids: int[]
-    /// Features of shape (batch, time, size).
-    | Features of values: Tensor
-
-/// A batch of sequences and its targets. `Mask` (batch · time, 1 = real step, 0 = padding) is optional;
-/// targets are one class per step (PerStep) or per sequence (LastStep).
-type SequenceBatch =
-    { Input: SequenceInput
-      Batch: int
-      Time: int
-      Mask: float[] option
-      Targets: int[] }
+      /// Width of the head's output: the number of classes it scores, or of real values it predicts (per step,
+      /// or per sequence: the next k values of a forecast).
+      Outputs: int
+      /// How the outputs are scored.
+      Loss: Loss }
 
 /// Building, checking and running sequence models over named parameters.
 [<RequireQualifiedAccess>]
@@ -62,7 +40,7 @@ module SequenceModel =
 
     /// The recurrent stack's spec inside a model.
     let recurrentSpec (spec: ModelSpec) : RecurrentSpec =
-        { Kind = spec.Cell
+        { Cell = spec.Cell
           InputSize =
             match spec.Input with
             | InputEncoding.OneHot v -> v
@@ -74,7 +52,7 @@ module SequenceModel =
           Dropout = spec.Dropout }
 
     /// Width of what the head reads: hidden · directions.
-    let private headInput (spec: ModelSpec) = spec.HiddenSize * (if spec.Bidirectional then 2 else 1)
+    let private headInput (spec: ModelSpec) = Checked.(*) spec.HiddenSize (if spec.Bidirectional then 2 else 1)
 
     /// Names of the head's layers: `fc` alone, or `fc1`, `fc2`, … for an MLP.
     let private headLayers (spec: ModelSpec) : (string * int * int)[] =
@@ -106,6 +84,13 @@ module SequenceModel =
                name + ".weight", [| outputs; inputs |]
                name + ".bias", [| outputs |] |]
 
+    /// How many parameter tensors the model has, counted without listing them (a loader bounds a description
+    /// by the tensors its file holds before building anything from it).
+    let tensorCount (spec: ModelSpec) : int64 =
+        let embedding = match spec.Input with InputEncoding.Embedding _ -> 1L | _ -> 0L
+        let directions = if spec.Bidirectional then 2L else 1L
+        embedding + int64 spec.Layers * directions * int64 (List.length spec.Cell.Parameters) + 2L * int64 (List.length spec.HeadHidden + 1)
+
     /// Fresh parameters from a seed: PyTorch's defaults (embedding N(0, 1); cells and linear layers uniform
     /// in ±1/√fan, where fan is the hidden size for cells and the input width for linear layers).
     let init (spec: ModelSpec) (seed: int) : NamedTensors =
@@ -119,15 +104,6 @@ module SequenceModel =
                 let bound = 1.0 / sqrt (float inputs)
                 draw (name + ".weight") [| outputs; inputs |] bound
                 draw (name + ".bias") [| outputs |] bound |]
-
-    /// Raises unless `ps` holds every parameter of `spec` with its shape (extra names are allowed).
-    let check (spec: ModelSpec) (ps: NamedTensors) : unit =
-        for name, shape in expectedShapes spec do
-            match ps.TryFind name with
-            | None -> invalidArg "ps" (sprintf "parameter '%s' is missing (present: %s)" name (String.Join(", ", ps.Names)))
-            | Some t when not (Shape.equal t.Shape shape) ->
-                invalidArg "ps" (sprintf "parameter '%s' has shape %s, expected %s" name (Shape.format t.Shape) (Shape.format shape))
-            | Some _ -> ()
 
     /// Raises unless a batch's inputs fit the model, naming the field and the sizes at fault.
     let checkInputs (spec: ModelSpec) (batch: SequenceBatch) : unit =
@@ -143,6 +119,11 @@ module SequenceModel =
         | SequenceInput.Features x, InputEncoding.Features f ->
             if not (Shape.equal x.Shape [| batch.Batch; batch.Time; f |]) then
                 invalidArg "batch" (sprintf "features have shape %s, expected %s" (Shape.format x.Shape) (Shape.format [| batch.Batch; batch.Time; f |]))
+            // A NaN feature would silently turn every later state and prediction into NaN (or class 0).
+            let v = x.Value.AsSpan()
+            for i in 0 .. v.Length - 1 do
+                if not (Double.IsFinite v.[i]) then
+                    invalidArg "batch" (sprintf "feature %d of step %d of sequence %d is %g; features must be finite" (i % f) ((i / f) % batch.Time) (i / (f * batch.Time)) v.[i])
         | SequenceInput.Tokens _, InputEncoding.Features _ -> invalidArg "batch" "the model reads features but the batch holds token ids"
         | SequenceInput.Features _, _ -> invalidArg "batch" "the model reads token ids but the batch holds features"
         match batch.Mask with
@@ -157,13 +138,36 @@ module SequenceModel =
                     invalidArg "batch" (sprintf "sequence %d of the batch is all padding (its mask has no 1)" b)
         | None -> ()
 
-    /// Raises unless a batch's targets fit the model's head.
+    /// The shape of the model's outputs for a batch: (batch, time, outputs) per step, (batch, outputs) per sequence.
+    let outputShape (spec: ModelSpec) (batch: SequenceBatch) : int[] =
+        match spec.Head with
+        | HeadKind.PerStep -> [| batch.Batch; batch.Time; spec.Outputs |]
+        | HeadKind.LastStep -> [| batch.Batch; spec.Outputs |]
+
+    /// Raises unless a batch's targets fit the model's head and loss, naming the position or shape at fault:
+    /// one class in [0, Outputs) per counted position, or finite values of the outputs' shape.
     let checkTargets (spec: ModelSpec) (batch: SequenceBatch) : unit =
-        let expectedTargets = match spec.Head with HeadKind.PerStep -> batch.Batch * batch.Time | HeadKind.LastStep -> batch.Batch
-        if batch.Targets.Length <> expectedTargets then
-            invalidArg "batch" (sprintf "%d targets, the %A head needs %d" batch.Targets.Length spec.Head expectedTargets)
-        batch.Targets |> Array.iteri (fun i y ->
-            if y < 0 || y >= spec.Outputs then invalidArg "batch" (sprintf "target %d at position %d is outside [0, %d)" y i spec.Outputs))
+        let positions = match spec.Head with HeadKind.PerStep -> batch.Batch * batch.Time | HeadKind.LastStep -> batch.Batch
+        let counted i = match spec.Head, batch.Mask with HeadKind.PerStep, Some m -> m.[i] <> 0.0 | _ -> true
+        match batch.Targets with
+        | Targets.None -> invalidArg "batch" (sprintf "the batch has no targets; the %s loss needs them" spec.Loss.Name)
+        | Targets.Classes classes ->
+            if spec.Loss.Targets <> TargetKind.Classes then
+                invalidArg "batch" (sprintf "the batch holds class indices, the %s loss compares real values" spec.Loss.Name)
+            if classes.Length <> positions then
+                invalidArg "batch" (sprintf "%d targets, the %A head needs %d" classes.Length spec.Head positions)
+            classes |> Array.iteri (fun i y ->
+                if counted i && (y < 0 || y >= spec.Outputs) then invalidArg "batch" (sprintf "target %d at position %d is outside [0, %d)" y i spec.Outputs))
+        | Targets.Values values ->
+            if spec.Loss.Targets <> TargetKind.Values then
+                invalidArg "batch" (sprintf "the batch holds real values, the %s loss compares class indices" spec.Loss.Name)
+            let expected = outputShape spec batch
+            if not (Shape.equal values.Shape expected) then
+                invalidArg "batch" (sprintf "targets have shape %s, the outputs %s" (Shape.format values.Shape) (Shape.format expected))
+            let v = values.Value.AsSpan()
+            for i in 0 .. v.Length - 1 do
+                if not (Double.IsFinite v.[i]) && counted (i / spec.Outputs) then
+                    invalidArg "batch" (sprintf "target value %g at position %d (flat index %d) is not finite" v.[i] (i / spec.Outputs) i)
 
     /// Raises unless a batch's inputs and targets fit the model.
     let checkBatch (spec: ModelSpec) (batch: SequenceBatch) : unit =
@@ -186,24 +190,51 @@ module SequenceModel =
             let y = Nn.linear ps.[name + ".weight"] ps.[name + ".bias"] x
             (if i < layers.Length - 1 then Nn.relu y else y), i + 1) (features, 0) |> fst
 
-    /// Class scores for a batch, (batch, time, outputs) or (batch, outputs), and the final states of every
-    /// layer and direction (options: dropout, initial states, truncation; see `RunOptions`).
-    let forward (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+    /// The recurrent stack run over a batch: the top layer's every-step states (batch, time, hidden ·
+    /// directions) when `topOutputs` (a per-sequence head reads only the final states), and the final states.
+    let private runStack (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (topOutputs: bool) (batch: SequenceBatch) : Tensor option * CellState[] =
         checkInputs spec batch
         let rnn = Recurrent.ofNamed (recurrentSpec spec) "rnn." ps
         let mask = batch.Mask |> Option.map (RawTensor.ofArray [| batch.Batch; batch.Time |])
-        let outputs, finals = Recurrent.runWith (spec.Head = HeadKind.PerStep) rnn options mask (encode spec ps batch)
+        Recurrent.runWith topOutputs rnn options mask (encode spec ps batch)
+
+    /// The head's outputs for a batch, (batch, time, outputs) or (batch, outputs): class scores or real
+    /// values, as the loss reads them; and the final states of every layer and direction (options: dropout,
+    /// initial states, truncation; see `RunOptions`).
+    let forward (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+        let outputs, finals = runStack spec ps options (spec.Head = HeadKind.PerStep) batch
         let features =
             match spec.Head with
             | HeadKind.PerStep -> outputs.Value
             | HeadKind.LastStep ->
-                let top = finals.[(spec.Layers - 1) * rnn.Spec.Directions ..] |> Array.map (fun s -> s.H)
-                Tensor.Concat(top, 1)
+                let directions = if spec.Bidirectional then 2 else 1
+                Tensor.Concat(finals.[(spec.Layers - 1) * directions ..] |> Array.map (fun s -> s.H), 1)
         head spec ps features, finals
 
-    /// The mean cross-entropy of a batch (padded steps excluded) and the final states.
+    /// The top layer's state after every step, (batch, time, hidden · directions), forward and backward
+    /// halves concatenated as PyTorch's outputs are; and the final states.
+    let hiddenStates (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+        let outputs, finals = runStack spec ps options true batch
+        outputs.Value, finals
+
+    /// The model as a value every service takes.
+    let model (spec: ModelSpec) : Model =
+        validate spec
+        { Parameters = expectedShapes spec
+          Init = init spec
+          Forward =
+            fun ps options batch ->
+                if not batch.Targets.IsNone then checkTargets spec batch
+                forward spec ps options batch
+          Loss = spec.Loss
+          Head = spec.Head
+          Stochastic = spec.Dropout > 0.0
+          Streamable = not spec.Bidirectional }
+
+    /// Raises unless `ps` holds every parameter of `spec` with its shape (extra names are allowed).
+    let check (spec: ModelSpec) (ps: NamedTensors) : unit = Model.check (model spec) ps
+
+    /// The mean loss of a batch (padded steps excluded) and the final states.
     let loss (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
         checkTargets spec batch
-        let logits, finals = forward spec ps options batch
-        let weights = match spec.Head with HeadKind.PerStep -> batch.Mask | HeadKind.LastStep -> None
-        Nn.crossEntropyWeighted Reduction.Mean weights batch.Targets logits, finals
+        Model.loss (model spec) ps options batch
