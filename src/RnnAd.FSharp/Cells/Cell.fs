@@ -80,6 +80,15 @@ type Cell =
 [<RequireQualifiedAccess>]
 module Cell =
 
+    /// A parameter drawn as PyTorch draws recurrent weights, uniform in (−1/√hidden, 1/√hidden); `shape`
+    /// maps (input size, hidden size) to its shape.
+    let parameter (name: string) (shape: int -> int -> int[]) : CellParameter =
+        { Name = name; Shape = shape; Init = Initializer.Recurrent }
+
+    /// A parameter drawn by the given initializer.
+    let parameterWith (init: Initializer) (name: string) (shape: int -> int -> int[]) : CellParameter =
+        { Name = name; Shape = shape; Init = init }
+
     /// A cell without a fused kernel, checked: a non-empty name, distinct non-empty parameter names, at
     /// least one state slot.
     let create (name: string) (parameters: CellParameter list) (stateSlots: int) (step: NamedTensors -> CellState -> Tensor -> CellState) : Cell =

@@ -147,6 +147,9 @@ module Trainer =
         for epoch in state.Epoch .. options.Epochs - 1 do
             let epochClock = Stopwatch.StartNew()
             let batches = data.Train epoch
+            // An epoch without a batch would train nothing and report a NaN loss as if it had.
+            if isNull batches || batches.Length = 0 then
+                invalidArg "data" (sprintf "the training data gives no batch for epoch %d: the dataset is empty" epoch)
             let mutable lossSum = 0.0
             let mutable counted = 0
             for b in (if epoch = state.Epoch then state.Batch else 0) .. batches.Length - 1 do
