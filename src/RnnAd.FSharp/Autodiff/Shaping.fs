@@ -3,7 +3,7 @@ namespace RnnAd.FSharp
 open RnnAd
 open RnnAd.FSharp.Storage
 
-/// Differentiable ops that rearrange values: reshape, permute, slice, concat, stack, split, flip.
+/// Differentiable ops that rearrange values: reshape, permute, slice, pad, repeat, concat, stack, split, flip.
 /// Their rules are their own inverses (or the inverse op), so they stay cheap at every level.
 [<AutoOpen>]
 module TensorShaping =
@@ -21,10 +21,11 @@ module TensorShaping =
                     (fun a _ g -> g.Reshape a.Shape)
                     a
 
-        /// Reorders dimensions: output dimension i is input dimension perm[i].
+        /// Reorders dimensions: output dimension i is input dimension perm[i] (negative counts from the end,
+        /// as PyTorch).
         member a.Permute(perm: int[]) : Tensor =
             if isNull perm then nullArg "perm"
-            let perm = Array.copy perm
+            let perm = Layout.normalizePermutation a.Rank perm
             let inverse = Layout.inversePermutation perm
             Op.unary (Layout.permute perm)
                 (fun _ _ da -> da.Permute perm)
@@ -62,10 +63,19 @@ module TensorShaping =
                 (fun _ _ g -> g.Slice(dim, start, length))
                 a
 
-        /// Entry `index` along `dim`, with that dimension removed.
+        /// The `length` entries from `start` along `dim`, a negative start counting from the end (torch.narrow).
+        member a.Narrow(dim: int, start: int, length: int) : Tensor =
+            let dim = Shape.normalizeDim "narrow" a.Rank dim
+            let size = a.Shape.[dim]
+            let first = if start < 0 then start + size else start
+            if first < 0 || length < 0 || first + length > size then
+                Shape.fail "narrow" (sprintf "%d entries from %d are out of range for dimension %d of shape %s" length start dim (Shape.format a.Shape))
+            a.Slice(dim, first, length)
+
+        /// Entry `index` along `dim` (negative counts from the end), with that dimension removed.
         member a.Select(dim: int, index: int) : Tensor =
             let dim = Shape.normalizeDim "select" a.Rank dim
-            a.Slice(dim, index, 1).Reshape(Array.removeAt dim a.Shape)
+            a.Narrow(dim, index, 1).Reshape(Array.removeAt dim a.Shape)
 
         /// A new dimension of size 1 at `dim` (0..rank).
         member a.Unsqueeze(dim: int) : Tensor =
@@ -78,6 +88,41 @@ module TensorShaping =
             if a.Shape.[dim] <> 1 then
                 Shape.fail "squeeze" (sprintf "dimension %d of shape %s has size %d, not 1" dim (Shape.format a.Shape) a.Shape.[dim])
             a.Reshape(Array.removeAt dim a.Shape)
+
+        /// `a` with `before` entries of `value` ahead of it along `dim` and `after` behind it (constant padding,
+        /// torch.nn.functional.pad on one dimension; negative padding is refused, use Narrow to crop):
+        /// ∂f = da padded with zeros; ā = the middle slice of ḡ, so the padding gets no gradient.
+        member a.Pad(dim: int, before: int, after: int, ?value: float) : Tensor =
+            let value = defaultArg value 0.0
+            let dim = Shape.normalizeDim "pad" a.Rank dim
+            let length = a.Shape.[dim]
+            Op.unary (Layout.pad dim before after value)
+                (fun _ _ da -> da.Pad(dim, before, after))
+                (fun _ _ g -> g.Slice(dim, before, length))
+                a
+
+        /// `a` padded on every dimension: `padding.[d]` is (before, after) for dimension d, outermost first.
+        /// torch.nn.functional.pad lists pairs from the last dimension backwards instead; here every
+        /// dimension is named, in the order of the shape.
+        member a.Pad(padding: (int * int)[], ?value: float) : Tensor =
+            if isNull padding then nullArg "padding"
+            if padding.Length <> a.Rank then
+                Shape.fail "pad" (sprintf "%d (before, after) pairs for a tensor of shape %s, which needs one per dimension" padding.Length (Shape.format a.Shape))
+            let value = defaultArg value 0.0
+            padding |> Array.indexed |> Array.fold (fun (t: Tensor) (d, (before, after)) -> t.Pad(d, before, after, value)) a
+
+        /// `a` tiled `counts.[d]` times along each dimension (torch.Tensor.repeat). Extra leading counts add
+        /// leading dimensions. It is a broadcast of `a` across new interleaved dimensions, so its adjoint sums
+        /// the tiles.
+        member a.Repeat(counts: int[]) : Tensor =
+            if isNull counts then nullArg "counts"
+            if counts.Length < a.Rank || Array.exists (fun c -> c < 0) counts then
+                Shape.fail "repeat" (sprintf "counts %s must be non-negative, one for each of the %d dimensions of shape %s or more" (Shape.format counts) a.Rank (Shape.format a.Shape))
+            let shape = Array.append (Array.create (counts.Length - a.Rank) 1) a.Shape
+            // (s0, s1, ...) → (1, s0, 1, s1, ...) → broadcast to (c0, s0, c1, s1, ...) → (c0·s0, c1·s1, ...)
+            let spread = Array.concat [ for s in shape -> [| 1; s |] ]
+            let tiled = Array.concat [ for d in 0 .. shape.Length - 1 -> [| counts.[d]; shape.[d] |] ]
+            a.Reshape(spread).BroadcastTo(tiled).Reshape(Array.map2 (*) counts shape)
 
         /// Reverses the order along `dim`.
         member a.Flip(dim: int) : Tensor =

@@ -2,7 +2,7 @@ namespace RnnAd.FSharp.Storage
 
 open System
 
-/// Kernels that move values without arithmetic: reshape, permute, slice and its inverse, concat, flip.
+/// Kernels that move values without arithmetic: reshape, permute, slice and its inverse, padding, concat, flip.
 [<RequireQualifiedAccess>]
 module Layout =
 
@@ -23,14 +23,20 @@ module Layout =
             Shape.fail "reshape" (sprintf "cannot reshape %s (%d elements) into %s (%d elements)" (Shape.format a.Shape) a.Numel (Shape.format shape) (Shape.numel shape))
         RawTensor.ofOwned (Array.copy shape) a.Data
 
-    /// Checks that `perm` is a permutation of 0..rank-1.
-    let private checkPermutation (rank: int) (perm: int[]) =
-        if perm.Length <> rank || (Array.sort perm) <> Array.init rank id then
-            Shape.fail "permute" (sprintf "%A is not a permutation of the %d dimensions" perm rank)
+    /// `perm` with negative dimensions counted from the end (-1 is the last), checked to be a permutation of
+    /// 0..rank-1.
+    let normalizePermutation (rank: int) (perm: int[]) : int[] =
+        if isNull perm then nullArg "perm"
+        if perm.Length <> rank then
+            Shape.fail "permute" (sprintf "%s names %d dimensions, the tensor has %d" (Shape.format perm) perm.Length rank)
+        let dims = perm |> Array.map (Shape.normalizeDim "permute" rank)
+        match dims |> Array.countBy id |> Array.tryFind (fun (_, count) -> count > 1) with
+        | Some (d, _) -> Shape.fail "permute" (sprintf "%s names dimension %d twice" (Shape.format perm) d)
+        | None -> dims
 
-    /// Reorders dimensions: output dimension i is input dimension perm[i].
+    /// Reorders dimensions: output dimension i is input dimension perm[i] (negative counts from the end).
     let permute (perm: int[]) (a: RawTensor) : RawTensor =
-        checkPermutation a.Rank perm
+        let perm = normalizePermutation a.Rank perm
         if perm |> Array.mapi (fun i p -> i = p) |> Array.forall id then a
         else
             let shape = perm |> Array.map (fun p -> a.Shape.[p])
@@ -60,7 +66,7 @@ module Layout =
         let d1 = Shape.normalizeDim "transpose" rank dim1
         Array.init rank (fun i -> if i = d0 then d1 elif i = d1 then d0 else i)
 
-    /// The inverse of a permutation.
+    /// The inverse of a permutation of 0..n-1 (normalize negative dimensions first).
     let inversePermutation (perm: int[]) : int[] =
         let inv = Array.zeroCreate perm.Length
         perm |> Array.iteri (fun i p -> inv.[p] <- i)
@@ -79,18 +85,28 @@ module Layout =
                 Array.Copy(a.Data, (o * n + start) * inner, out, o * length * inner, length * inner)
             RawTensor.ofOwned (Array.updateAt dim length a.Shape) out
 
+    /// `a` with `before` entries of `value` ahead of it along `dim` and `after` behind it (constant padding).
+    let pad (dim: int) (before: int) (after: int) (value: float) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "pad" a.Rank dim
+        if before < 0 || after < 0 then
+            Shape.fail "pad" (sprintf "padding must be non-negative, got %d before and %d after along dimension %d of shape %s" before after dim (Shape.format a.Shape))
+        let struct (outer, length, inner) = Shape.around a.Shape dim
+        let size = before + length + after
+        if size = length then a
+        else
+            let out = Array.zeroCreate (outer * size * inner)
+            if value <> 0.0 then Array.Fill(out, value)
+            for o in 0 .. outer - 1 do
+                Array.Copy(a.Data, o * length * inner, out, (o * size + before) * inner, length * inner)
+            RawTensor.ofOwned (Array.updateAt dim size a.Shape) out
+
     /// The inverse of slice: `a` placed at `start` along `dim` of a zero tensor whose `dim` has `size` entries.
     let unslice (dim: int) (start: int) (size: int) (a: RawTensor) : RawTensor =
         let dim = Shape.normalizeDim "unslice" a.Rank dim
-        let struct (outer, length, inner) = Shape.around a.Shape dim
+        let length = a.Shape.[dim]
         if start < 0 || start + length > size then
             Shape.fail "unslice" (sprintf "entries [%d, %d) do not fit a dimension of size %d" start (start + length) size)
-        if start = 0 && length = size then a
-        else
-            let out = Array.zeroCreate (outer * size * inner)
-            for o in 0 .. outer - 1 do
-                Array.Copy(a.Data, o * length * inner, out, (o * size + start) * inner, length * inner)
-            RawTensor.ofOwned (Array.updateAt dim size a.Shape) out
+        pad dim start (size - start - length) 0.0 a
 
     /// Adds `a` into the region starting at `start` along `dim` of `dst`, a buffer of shape `a.Shape` with
     /// `size` entries along `dim`: the in-place form of unslice for accumulating adjoints.

@@ -2,8 +2,9 @@ namespace RnnAd.FSharp.Storage
 
 open System
 
-/// Reductions over all elements or along one dimension, and the pair broadcastTo / sumToShape that
-/// moves values between a shape and a broadcast of it (the reverse rule of every broadcasting op).
+/// Reductions over all elements or along one dimension (sum, extremes, product, norm, running sums), and
+/// the pair broadcastTo / sumToShape that moves values between a shape and a broadcast of it (the reverse
+/// rule of every broadcasting op).
 [<RequireQualifiedAccess>]
 module Reductions =
 
@@ -28,11 +29,12 @@ module Reductions =
                     out.[dst + j] <- out.[dst + j] + src.[s + j]
         RawTensor.ofOwned (Shape.reduce a.Shape dim keepDim) out
 
-    /// The index of the largest value along `dim` for every position of the other dimensions, as
-    /// (outer, inner) positions of a `Shape.around` split. Ties go to the first; NaN counts as largest.
-    let private argmaxAround (a: RawTensor) (dim: int) : int[] =
+    /// The index of the extreme value along `dim` for every position of the other dimensions, as (outer,
+    /// inner) positions of a `Shape.around` split: the first entry that no later one is `better` than. NaN
+    /// beats everything (it propagates, as in PyTorch), and the first NaN ends the search.
+    let private argExtremeAround (op: string) (better: float -> float -> bool) (a: RawTensor) (dim: int) : int[] =
         let struct (outer, n, inner) = Shape.around a.Shape dim
-        if n = 0 then Shape.fail "max" (sprintf "cannot reduce an empty dimension %d of shape %s" dim (Shape.format a.Shape))
+        if n = 0 then Shape.fail op (sprintf "cannot reduce an empty dimension %d of shape %s" dim (Shape.format a.Shape))
         let src = a.Data
         let out = Array.zeroCreate (outer * inner)
         for o in 0 .. outer - 1 do
@@ -42,41 +44,121 @@ module Reductions =
                 let mutable i = 1
                 while i < n && not (Double.IsNaN bv) do
                     let v = src.[(o * n + i) * inner + j]
-                    if v > bv || Double.IsNaN v then
+                    if better v bv || Double.IsNaN v then
                         best <- i
                         bv <- v
                     i <- i + 1
                 out.[o * inner + j] <- best
         out
 
+    let private larger (v: float) (best: float) = v > best
+    let private smaller (v: float) (best: float) = v < best
+
     /// Indices of the maxima along `dim` (first on ties), shape without `dim` (or with it as 1).
     let argmaxDim (dim: int) (keepDim: bool) (a: RawTensor) : int[] * int[] =
         let dim = Shape.normalizeDim "argmax" a.Rank dim
-        argmaxAround a dim, Shape.reduce a.Shape dim keepDim
+        argExtremeAround "max" larger a dim, Shape.reduce a.Shape dim keepDim
+
+    /// Indices of the minima along `dim` (first on ties), shape without `dim` (or with it as 1).
+    let argminDim (dim: int) (keepDim: bool) (a: RawTensor) : int[] * int[] =
+        let dim = Shape.normalizeDim "argmin" a.Rank dim
+        argExtremeAround "min" smaller a dim, Shape.reduce a.Shape dim keepDim
 
     /// Flat index of the largest element (first on ties; NaN counts as largest).
     let argmaxAll (a: RawTensor) : int =
         if a.Numel = 0 then Shape.fail "argmax" "cannot take the argmax of an empty tensor"
-        (argmaxAround (RawTensor.ofOwned [| a.Numel |] a.Data) 0).[0]
+        (argExtremeAround "max" larger (RawTensor.ofOwned [| a.Numel |] a.Data) 0).[0]
 
-    /// Maxima along `dim`.
-    let maxDim (dim: int) (keepDim: bool) (a: RawTensor) : RawTensor =
-        let dim = Shape.normalizeDim "max" a.Rank dim
+    /// Flat index of the smallest element (first on ties; NaN counts as smallest).
+    let argminAll (a: RawTensor) : int =
+        if a.Numel = 0 then Shape.fail "argmin" "cannot take the argmin of an empty tensor"
+        (argExtremeAround "min" smaller (RawTensor.ofOwned [| a.Numel |] a.Data) 0).[0]
+
+    /// The entries of `a` at the given positions along `dim` (one per slice, as the arg-reductions return
+    /// them), shaped as a reduction along `dim`.
+    let private pickAlong (dim: int) (keepDim: bool) (a: RawTensor) (idx: int[]) : RawTensor =
         let struct (_, n, inner) = Shape.around a.Shape dim
-        let idx = argmaxAround a dim
         let src = a.Data
         let out = idx |> Array.mapi (fun p i -> src.[((p / inner) * n + i) * inner + p % inner])
         RawTensor.ofOwned (Shape.reduce a.Shape dim keepDim) out
 
-    /// A 0/1 tensor of `a`'s shape with a 1 at the maximum along `dim` (the first on ties): the route a
-    /// max sends its gradient along.
-    let argmaxMask (dim: int) (a: RawTensor) : RawTensor =
+    /// Maxima along `dim`.
+    let maxDim (dim: int) (keepDim: bool) (a: RawTensor) : RawTensor =
         let dim = Shape.normalizeDim "max" a.Rank dim
-        let struct (_, n, inner) = Shape.around a.Shape dim
-        let idx = argmaxAround a dim
+        pickAlong dim keepDim a (argExtremeAround "max" larger a dim)
+
+    /// Minima along `dim`.
+    let minDim (dim: int) (keepDim: bool) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "min" a.Rank dim
+        pickAlong dim keepDim a (argExtremeAround "min" smaller a dim)
+
+    /// Π along `dim` (1 for an empty dimension).
+    let prodDim (dim: int) (keepDim: bool) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "prod" a.Rank dim
+        let struct (outer, n, inner) = Shape.around a.Shape dim
+        let src = a.Data
+        let out = Array.create (outer * inner) 1.0
+        for o in 0 .. outer - 1 do
+            for i in 0 .. n - 1 do
+                let s = (o * n + i) * inner
+                for j in 0 .. inner - 1 do
+                    out.[o * inner + j] <- out.[o * inner + j] * src.[s + j]
+        RawTensor.ofOwned (Shape.reduce a.Shape dim keepDim) out
+
+    /// For every entry, the product of the other entries of its slice along `dim`: Π_{j≠i} a_j, the partial
+    /// derivatives of a product. Computed as (product of those before) · (product of those after), so a zero
+    /// entry costs no division and several zeros give exact zeros.
+    let prodOthersDim (dim: int) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "prod" a.Rank dim
+        let struct (outer, n, inner) = Shape.around a.Shape dim
+        let src = a.Data
         let out = Array.zeroCreate a.Numel
-        idx |> Array.iteri (fun p i -> out.[((p / inner) * n + i) * inner + p % inner] <- 1.0)
+        for o in 0 .. outer - 1 do
+            for j in 0 .. inner - 1 do
+                let at i = (o * n + i) * inner + j
+                let mutable before = 1.0
+                for i in 0 .. n - 1 do
+                    out.[at i] <- before
+                    before <- before * src.[at i]
+                let mutable after = 1.0
+                for i in n - 1 .. -1 .. 0 do
+                    out.[at i] <- out.[at i] * after
+                    after <- after * src.[at i]
         RawTensor.ofOwned a.Shape out
+
+    /// Running sums along `dim`: entry i is Σ_{j≤i} a_j, or Σ_{j≥i} a_j when `fromEnd`.
+    let cumsumDim (dim: int) (fromEnd: bool) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "cumsum" a.Rank dim
+        let struct (outer, n, inner) = Shape.around a.Shape dim
+        let src = a.Data
+        let out = Array.copy src
+        // Entry i adds the running sum already held by its neighbour on the side the scan comes from.
+        let addFrom (o: int) (i: int) (neighbour: int) =
+            let d = (o * n + i) * inner
+            let s = (o * n + neighbour) * inner
+            for j in 0 .. inner - 1 do
+                out.[d + j] <- out.[d + j] + out.[s + j]
+        for o in 0 .. outer - 1 do
+            if fromEnd then
+                for i in n - 2 .. -1 .. 0 do addFrom o i (i + 1)
+            else
+                for i in 1 .. n - 1 do addFrom o i (i - 1)
+        RawTensor.ofOwned a.Shape out
+
+    /// The p-norm along `dim`, (Σ|a|ᵖ)^(1/p), for p ≥ 1 (plain sums for p = 1 and 2, no rescaling).
+    let normDim (p: float) (dim: int) (keepDim: bool) (a: RawTensor) : RawTensor =
+        let dim = Shape.normalizeDim "norm" a.Rank dim
+        let struct (outer, n, inner) = Shape.around a.Shape dim
+        let src = a.Data
+        let power (v: float) = if p = 2.0 then v * v elif p = 1.0 then Math.Abs v else Math.Pow(Math.Abs v, p)
+        let root (s: float) = if p = 2.0 then Math.Sqrt s elif p = 1.0 then s else Math.Pow(s, 1.0 / p)
+        let out = Array.zeroCreate (outer * inner)
+        for o in 0 .. outer - 1 do
+            for i in 0 .. n - 1 do
+                let s = (o * n + i) * inner
+                for j in 0 .. inner - 1 do
+                    out.[o * inner + j] <- out.[o * inner + j] + power src.[s + j]
+        RawTensor.ofOwned (Shape.reduce a.Shape dim keepDim) (Array.map root out)
 
     /// Repeats `a` along broadcast dimensions until it has `shape` (NumPy rules).
     let broadcastTo (shape: int[]) (a: RawTensor) : RawTensor =

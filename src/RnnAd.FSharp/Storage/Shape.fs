@@ -75,6 +75,25 @@ module Shape =
         Array.init target.Length (fun i ->
             if i < offset || shape.[i - offset] = 1 && target.[i] <> 1 then 0 else s.[i - offset])
 
+    /// The offset of every position of `shape`, in row-major order, in storage read with `strides` (one per
+    /// dimension; 0 repeats along a dimension): a carried multi-index, so no division per position.
+    let offsets (shape: int[]) (strides: int[]) : int[] =
+        let out = Array.zeroCreate (numel shape)
+        let position = Array.zeroCreate shape.Length
+        let mutable offset = 0
+        for p in 0 .. out.Length - 1 do
+            out.[p] <- offset
+            let mutable d = shape.Length - 1
+            while d >= 0 do
+                position.[d] <- position.[d] + 1
+                offset <- offset + strides.[d]
+                if position.[d] = shape.[d] then
+                    offset <- offset - strides.[d] * shape.[d]
+                    position.[d] <- 0
+                    d <- d - 1
+                else d <- -1
+        out
+
     /// Splits a shape around `dim` into (product before, size of dim, product after), the form every
     /// along-one-dimension kernel iterates over.
     let around (shape: int[]) (dim: int) : struct (int * int * int) =
