@@ -136,7 +136,7 @@ static class PackageInspection
         // Deterministic source paths (ContinuousIntegrationBuild, which CI=true turns on) map the repository to /_/.
         var ci = string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
         var mapped = sources.All(d => d.Name.StartsWith("/_/", StringComparison.Ordinal));
-        if (ci) That(mapped, $"{id}: with CI=true the PDB's paths start with /_/ (one is {sources.First(d => !d.Name.StartsWith("/_/", StringComparison.Ordinal)).Name})");
+        if (ci) That(mapped, $"{id}: with CI=true the PDB's paths start with /_/ (one is {sources.FirstOrDefault(d => !d.Name.StartsWith("/_/", StringComparison.Ordinal)).Name})");
 
         var link = reader.GetCustomDebugInformation(EntityHandle.ModuleDefinition)
             .Select(reader.GetCustomDebugInformation)
