@@ -58,7 +58,9 @@ step() {
 say() { echo "| $*"; }
 
 version=$(dotnet msbuild src/RnnAd.CSharp/RnnAd.CSharp.csproj -nologo -getProperty:Version 2>/dev/null | tr -d '\r')
-commit=$(git rev-parse HEAD 2>/dev/null || true)
+# The commit the packages must name; none for a tree without git (not that of a repository around it).
+commit=""
+[ -e .git ] && commit=$(git rev-parse HEAD 2>/dev/null || true)
 echo "== packages: version ${version:-?} (src/Directory.Build.props), commit ${commit:-none}, in $work"
 [ -n "$version" ] || { echo "FAIL version: msbuild printed no version"; echo "packages: 0 passed, 1 failed"; exit 1; }
 
