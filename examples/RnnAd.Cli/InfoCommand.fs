@@ -13,10 +13,15 @@ open RnnAd.FSharp.Storage
 [<RequireQualifiedAccess>]
 module InfoCommand =
 
+    /// The version the assembly was built as: VersionPrefix in src/Directory.Build.props (the packages' version).
+    /// The SDK's Source Link appends "+<commit>" when built from git; that is shown apart, shortened.
     let private version (assembly: Assembly) =
         match assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>() with
         | null -> string (assembly.GetName().Version)
-        | a -> a.InformationalVersion
+        | a ->
+            match a.InformationalVersion.Split('+', 2) with
+            | [| number; commit |] when commit <> "" -> sprintf "%s (commit %s)" number (commit.Substring(0, min 12 commit.Length))
+            | _ -> a.InformationalVersion
 
     /// Prints the versions, the matrix-multiply provider and the machine; returns 0.
     let run (t: Terminal) (_: CancellationToken) (_: ParseResults<InfoArgs>) : int =
