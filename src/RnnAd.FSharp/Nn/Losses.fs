@@ -33,30 +33,28 @@ module Losses =
     /// The size of the last dimension (1 for a scalar): the entries of one position.
     let private width (x: Tensor) : int = if x.Rank = 0 then 1 else x.Shape.[x.Rank - 1]
 
-    /// Checks the arguments of an element-wise loss and returns the sum of the weights (1 per entry without).
-    let private checkArguments (op: string) (weights: float[] option) (targets: Tensor) (outputs: Tensor) : float =
+    /// Checks the arguments of an element-wise loss: shapes, weights, and something to average.
+    let private checkArguments (op: string) (weights: float[] option) (targets: Tensor) (outputs: Tensor) : unit =
         if isNull (box targets) then nullArg "targets"
         if isNull (box outputs) then nullArg "outputs"
         if not (Shape.equal targets.Shape outputs.Shape) then
             Shape.fail op (sprintf "targets of shape %s do not match outputs of shape %s" (Shape.format targets.Shape) (Shape.format outputs.Shape))
         match weights with
-        | Some w -> checkWeights op outputs.Shape w
+        | Some w -> checkWeights op outputs.Shape w |> ignore
         | None ->
             if outputs.Numel = 0 then Shape.fail op (sprintf "outputs of shape %s are empty: the mean is undefined" (Shape.format outputs.Shape))
-            float (outputs.Numel / width outputs)
 
     /// Σ_p w_p·Σ_j ℓ(t_pj, o_pj) / (Σ_p w_p · width): the weighted mean of an element-wise loss ℓ over the
     /// counted positions and the last dimension (of size width).
     let private elementwiseMean (op: string) (loss: Tensor -> Tensor -> Tensor) (weights: float[] option) (targets: Tensor) (outputs: Tensor) : Tensor =
-        let total = checkArguments op weights targets outputs
+        checkArguments op weights targets outputs
         match weights with
         | None -> (loss targets outputs).Mean()
         | Some w ->
-            let width = width outputs
             let shape = positionShape outputs
             let counted = RawTensor.ofArray shape (w |> Array.map (fun w -> if w = 0.0 then 0.0 else 1.0))
             let keep (x: Tensor) = Op.keepWhere counted x
-            (loss (keep targets) (keep outputs) * Tensor.OfArray(shape, w)).Sum() / (total * float width)
+            (loss (keep targets) (keep outputs) * Tensor.OfArray(shape, w)).Sum() / (Array.sum w * float (width outputs))
 
     /// Cross-entropy of class scores `logits` (…, C) against one class index per position:
     /// Σ_p w_p·c_(y_p)·(−log softmax(z_p)_(y_p)) / Σ_p w_p·c_(y_p), with w the position weights and c the class
@@ -93,7 +91,7 @@ module Losses =
     /// without overflow; its derivative in z is σ(z) − y, also at z = 0 (max's tie rule gives ½ there).
     let binaryCrossEntropyWithLogits (weights: float[] option) (targets: Tensor) (logits: Tensor) : Tensor =
         let op = "binaryCrossEntropyWithLogits"
-        checkArguments op weights targets logits |> ignore
+        checkArguments op weights targets logits
         let counted (p: int) = match weights with Some w -> w.[p] <> 0.0 | None -> true
         targets.ToArray() |> Array.iteri (fun i y ->
             if counted (i / width targets) && not (y >= 0.0 && y <= 1.0) then
