@@ -220,6 +220,15 @@ module internal Op =
             (fun _ b _ g -> sumToShape b.Shape g)
             a b
 
+    /// `a` where `mask` is non-zero and 0 elsewhere (the two broadcast together), with the same selection
+    /// of tangents and adjoints. Rules that zero a derivative by a 0/1 mask use it rather than a product, so
+    /// an infinite tangent or adjoint where the mask is 0 gives 0, as in PyTorch, and not ∞·0 = NaN.
+    let rec keepWhere (mask: RawTensor) (a: Tensor) : Tensor =
+        unary (Elementwise.keepWhere mask)
+            (fun _ f da -> keepWhere mask (broadcastTo f.Shape da))
+            (fun a _ g -> sumToShape a.Shape (keepWhere mask g))
+            a
+
     /// Applies an op over any number of inputs (concat, stack). `forward xs f tangents` sees ValueNone for
     /// inputs that are constant at this level; `reverse xs f g i` gives the adjoint of input i.
     let rec nary
@@ -281,8 +290,8 @@ module internal Op =
     let constantOf (kernel: RawTensor -> RawTensor) (a: Tensor) : Tensor = TensorC(kernel a.Value)
 
 /// Arithmetic and the elementary functions. Each op states its raw kernel, its forward rule and its reverse
-/// rule side by side. These live in the type itself so that F#'s operators and `exp`, `log`, `tanh`,
-/// `sqrt`, `abs` work on tensors.
+/// rule side by side. These live in the type itself so that F#'s operators and `exp`, `log`, `sin`, `cos`,
+/// `tanh`, `sqrt`, `abs` work on tensors (they call a type's own static members).
 type Tensor with
 
     /// A constant tensor holding a raw value.
@@ -333,18 +342,28 @@ type Tensor with
     static member (~-)(a: Tensor) : Tensor =
         Op.unary Elementwise.neg (fun _ _ da -> -da) (fun _ _ g -> -g) a
 
-    /// aᵇ element-wise, broadcasting: ∂f = b·a^(b−1)·da + f·ln(a)·db.
+    /// aᵇ element-wise, broadcasting: ∂f = b·a^(b−1)·da + f·ln(a)·db, with PyTorch's (1.13) zeros: the
+    /// first term is 0 where b = 0 (a⁰ = 1 for every a, where b·a^(b−1) would be 0·∞ at a = 0), the second
+    /// where a = 0 and b ≥ 0 (0ᵇ is constant in b there, where f·ln a would be 0·(−∞), or −∞ at b = 0).
+    /// The zeros are selected, not multiplied in: an infinite tangent or adjoint there gives 0 (PyTorch's
+    /// exponent rule multiplies it outside its selection, giving NaN for that one case).
     static member Pow(a: Tensor, b: Tensor) : Tensor =
+        let baseTerm (a: Tensor) (b: Tensor) (d: Tensor) =
+            Op.keepWhere (Elementwise.notEqual b.Value (RawTensor.scalar 0.0)) (d * b * a ** (b - 1.0))
+        let exponentTerm (a: Tensor) (b: Tensor) (f: Tensor) (d: Tensor) =
+            Op.keepWhere (Elementwise.powExponentMask a.Value b.Value) (d * f * log a)
         Op.binary Elementwise.pow
-            (fun a b f da -> (da * b * a ** (b - 1.0)).BroadcastTo f.Shape)
-            (fun a _ f db -> (db * f * log a).BroadcastTo f.Shape)
-            (fun a b _ g -> (g * b * a ** (b - 1.0)).SumToShape a.Shape)
-            (fun a b f g -> (g * f * log a).SumToShape b.Shape)
+            (fun a b f da -> (baseTerm a b da).BroadcastTo f.Shape)
+            (fun a b f db -> (exponentTerm a b f db).BroadcastTo f.Shape)
+            (fun a b _ g -> (baseTerm a b g).SumToShape a.Shape)
+            (fun a b f g -> (exponentTerm a b f g).SumToShape b.Shape)
             a b
 
-    /// aᵖ for a constant exponent: ∂f = p·a^(p−1)·da.
+    /// aᵖ for a constant exponent: ∂f = p·a^(p−1)·da. a⁰ = 1 is a constant, whose derivative is 0 also at
+    /// a = 0, where p·a^(p−1) would be 0·∞ (PyTorch's rule).
     static member Pow(a: Tensor, p: float) : Tensor =
         if p = 1.0 then a
+        elif p = 0.0 then Op.constantOf (Elementwise.powScalar 0.0) a
         else
             Op.unary (Elementwise.powScalar p)
                 (fun a _ da -> da * (p * a ** (p - 1.0)))
@@ -358,6 +377,14 @@ type Tensor with
     /// ln a: ∂f = da/a.
     static member Log(a: Tensor) : Tensor =
         Op.unary Elementwise.log (fun a _ da -> da / a) (fun a _ g -> g / a) a
+
+    /// sin a: ∂f = cos(a)·da.
+    static member Sin(a: Tensor) : Tensor =
+        Op.unary Elementwise.sin (fun a _ da -> da * cos a) (fun a _ g -> g * cos a) a
+
+    /// cos a: ∂f = −sin(a)·da.
+    static member Cos(a: Tensor) : Tensor =
+        Op.unary Elementwise.cos (fun a _ da -> -(da * sin a)) (fun a _ g -> -(g * sin a)) a
 
     /// tanh a: ∂f = (1 − f²)·da.
     static member Tanh(a: Tensor) : Tensor =

@@ -1,5 +1,6 @@
 namespace RnnAd.FSharp
 
+open System
 open RnnAd
 open RnnAd.FSharp.Storage
 
@@ -36,8 +37,29 @@ module Nn =
     /// max(x, 0).
     let relu (x: Tensor) : Tensor = x.Relu()
 
-    /// log softmax along `dim`, as x − logΣexp(x): stable for any magnitude of x.
-    let logSoftmax (dim: int) (x: Tensor) : Tensor = x - x.LogSumExp(dim, keepDim = true)
+    /// x for x > 0, slope·x otherwise (PyTorch's `F.leaky_relu`, whose default slope is 0.01).
+    let leakyRelu (slope: float) (x: Tensor) : Tensor = x.LeakyRelu slope
+
+    /// x for x > 0, α·(eˣ − 1) otherwise (PyTorch's `F.elu`, whose default α is 1).
+    let elu (alpha: float) (x: Tensor) : Tensor = x.Elu alpha
+
+    /// ln(1 + eˣ), and x above 20 (PyTorch's `F.softplus` with its defaults β = 1, threshold 20).
+    let softplus (x: Tensor) : Tensor = x.Softplus()
+
+    /// x·σ(x) (PyTorch's `F.silu`).
+    let silu (x: Tensor) : Tensor = x.Silu()
+
+    /// x·Φ(x), Φ the standard normal distribution function (PyTorch's `F.gelu`, exact form).
+    let gelu (x: Tensor) : Tensor = x.Gelu()
+
+    /// log softmax along `dim`, as (x − m) − log Σ exp(x − m) with m the maximum along `dim` (0 where it is
+    /// infinite). x − m is exact near the maximum, so the result keeps its relative accuracy however large
+    /// the logits: x − log Σ exp(x) would subtract a log-sum-exp rounded at the logits' magnitude (1e-10
+    /// near 1e6). m cancels from the value, so it is held as a constant: its derivative contributes nothing.
+    let logSoftmax (dim: int) (x: Tensor) : Tensor =
+        let finiteMax (v: RawTensor) = Reductions.maxDim dim true v |> Elementwise.map (fun m -> if Double.IsInfinity m then 0.0 else m)
+        let shifted = x - Op.constantOf finiteMax x
+        shifted - log ((exp shifted).Sum(dim, keepDim = true))
 
     /// softmax along `dim`.
     let softmax (dim: int) (x: Tensor) : Tensor = exp (logSoftmax dim x)
@@ -62,6 +84,14 @@ module Nn =
         let scale = match reduction with Reduction.Sum -> 1.0 | Reduction.Mean -> count
         if Op.fusable [| logits |] then FusedOps.crossEntropy scale weights targets logits
         else
+            // Padded positions (weight 0) read zeros instead of their logits, by selection: NaN or ∞ there
+            // then reaches neither the loss nor the gradient, as in the fused path.
+            let logits =
+                match weights with
+                | Some w when Array.contains 0.0 w ->
+                    let counted = w |> Array.map (fun w -> if w = 0.0 then 0.0 else 1.0)
+                    Op.keepWhere (RawTensor.ofArray (Array.append logits.Shape.[.. logits.Rank - 2] [| 1 |]) counted) logits
+                | _ -> logits
             let picked = (logSoftmax -1 logits).GatherLast targets
             let nll =
                 match weights with

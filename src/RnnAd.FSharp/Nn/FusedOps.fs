@@ -39,7 +39,8 @@ module internal FusedOps =
                               VectorMath.addColumnSums (ReadOnlySpan(g2.Data, 0, rows * outputs)) outputs (Span buffer)
                               true) |])
 
-    /// Σ_p w_p·(logΣ_c exp(z_pc) − z_p,target_p), divided by `scale`, for logits z (…, C).
+    /// Σ_p w_p·(logΣ_c exp(z_pc) − z_p,target_p), divided by `scale`, for logits z (…, C), each term formed
+    /// as (m_p − z_p,target_p) + log Σ_c exp(z_pc − m_p) with m_p the row's maximum.
     let crossEntropy (scale: float) (weights: float[] option) (targets: int[]) (logits: Tensor) : Tensor =
         // Softmax of every row, kept from the forward pass for the adjoint.
         let softmax = ref [||]
@@ -63,7 +64,9 @@ module internal FusedOps =
                     for c in 0 .. classes - 1 do
                         p.[o + c] <- p.[o + c] / sum
                     let w = match weights with Some ws -> ws.[row] | None -> 1.0
-                    if w <> 0.0 then total <- total + w * (m + Math.Log sum - z.Data.[o + targets.[row]])
+                    // (m − z_target) first: exact near the maximum, where m + log Σ would round at the
+                    // logits' magnitude (1e-10 near 1e6) before the subtraction cancels it
+                    if w <> 0.0 then total <- total + w * ((m - z.Data.[o + targets.[row]]) + Math.Log sum)
                 softmax.Value <- p
                 RawTensor.scalar (total / scale))
             (fun r _ g _ ->

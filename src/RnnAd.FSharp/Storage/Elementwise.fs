@@ -113,10 +113,31 @@ module Elementwise =
     let pow a b = map2 "pow" (fun x y -> Math.Pow(x, y)) a b
     /// 1 where a > b, else 0
     let greater a b = map2 "greater" (fun x y -> if x > y then 1.0 else 0.0) a b
+    /// 1 where a ≥ b, else 0
+    let greaterEqual a b = map2 "greaterEqual" (fun x y -> if x >= y then 1.0 else 0.0) a b
+    /// 1 where a < b, else 0
+    let less a b = map2 "less" (fun x y -> if x < y then 1.0 else 0.0) a b
+    /// 1 where a ≤ b, else 0
+    let lessEqual a b = map2 "lessEqual" (fun x y -> if x <= y then 1.0 else 0.0) a b
     /// 1 where a = b, else 0
     let equal a b = map2 "equal" (fun x y -> if x = y then 1.0 else 0.0) a b
+    /// 1 where a ≠ b (and where either is NaN), else 0
+    let notEqual a b = map2 "notEqual" (fun x y -> if x = y then 0.0 else 1.0) a b
     /// Element-wise maximum (NaN wins, as in PyTorch).
     let maximum a b = map2 "maximum" (fun x y -> if Double.IsNaN x || x >= y then x else y) a b
+    /// Element-wise minimum (NaN wins, as in PyTorch).
+    let minimum a b = map2 "minimum" (fun x y -> if Double.IsNaN x || x <= y then x else y) a b
+    /// The share of max(a, b)'s gradient that goes to a: 1 where a > b, ½ on ties, 0 where a < b, and 1
+    /// where either is NaN (PyTorch's rule; its masks a = b and a < b are false there).
+    let maximumShare a b = map2 "maximum" (fun x y -> if x < y then 0.0 elif x = y then 0.5 else 1.0) a b
+    /// The share of min(a, b)'s gradient that goes to a: 1 where a < b, ½ on ties, 0 where a > b, and 1
+    /// where either is NaN.
+    let minimumShare a b = map2 "minimum" (fun x y -> if x > y then 0.0 elif x = y then 0.5 else 1.0) a b
+    /// a where mask ≠ 0, else 0 (broadcasting): a selection, so what a holds where the mask is 0, ∞ or NaN
+    /// included, never reaches the result.
+    let keepWhere mask a = map2 "keepWhere" (fun m x -> if m <> 0.0 then x else 0.0) mask a
+    /// 0 where a = 0 and b ≥ 0, else 1: where PyTorch takes the derivative of aᵇ in b, aᵇ·ln a, to be 0
+    let powExponentMask a b = map2 "pow" (fun x y -> if x = 0.0 && y >= 0.0 then 0.0 else 1.0) a b
 
     /// −a
     let neg a = map (fun x -> -x) a
@@ -124,6 +145,23 @@ module Elementwise =
     let exp a = map Math.Exp a
     /// ln x
     let log a = map Math.Log a
+    /// sin x
+    let sin a = map Math.Sin a
+    /// cos x
+    let cos a = map Math.Cos a
+    /// ln(1 + x), accurate for tiny x (`SpecialFunctions.log1p`)
+    let log1p a = map SpecialFunctions.log1p a
+    /// eˣ − 1, accurate for tiny x (`VectorMath.expm1`)
+    let expm1 (a: RawTensor) =
+        let out = Array.copy a.Data
+        VectorMath.expm1InPlace (Span out)
+        RawTensor.ofOwned a.Shape out
+    /// The error function (`SpecialFunctions.erf`)
+    let erf a = map SpecialFunctions.erf a
+    /// 1/x
+    let reciprocal a = map (fun x -> 1.0 / x) a
+    /// x²
+    let square a = map (fun x -> x * x) a
     /// tanh x (`VectorMath.tanh`)
     let tanh (a: RawTensor) =
         let out = Array.copy a.Data
@@ -136,6 +174,21 @@ module Elementwise =
         RawTensor.ofOwned a.Shape out
     /// max(x, 0)
     let relu a = map (fun x -> if x > 0.0 then x else if Double.IsNaN x then x else 0.0) a
+    /// x for x > 0, slope·x otherwise (PyTorch's leaky_relu)
+    let leakyRelu (slope: float) a = map (fun x -> if x > 0.0 then x else slope * x) a
+    /// x for x > 0, α·(eˣ − 1) otherwise (PyTorch's elu)
+    let elu (alpha: float) a = map (fun x -> if x > 0.0 then x else alpha * VectorMath.expm1 x) a
+    /// ln(1 + eˣ), and x itself above 20 (PyTorch's softplus with β = 1 and threshold 20)
+    let softplus a = map (fun x -> if x > 20.0 then x else SpecialFunctions.log1p (Math.Exp x)) a
+    /// x·σ(x) (`VectorMath.sigmoid`)
+    let silu (a: RawTensor) =
+        let out = Array.copy a.Data
+        VectorMath.sigmoidInPlace (Span out)
+        for i in 0 .. out.Length - 1 do
+            out.[i] <- a.Data.[i] * out.[i]
+        RawTensor.ofOwned a.Shape out
+    /// x·Φ(x) = x/2·(1 + erf(x/√2)), PyTorch's exact GELU, in its order of operations
+    let gelu a = map (fun x -> x * 0.5 * (1.0 + SpecialFunctions.erf (x * 0.7071067811865476))) a
     /// √x
     let sqrt a = map Math.Sqrt a
     /// |x|
@@ -149,5 +202,9 @@ module Elementwise =
     let clamp (low: float) (high: float) a = map (fun x -> if x < low then low elif x > high then high else x) a
     /// 1 where low ≤ x ≤ high, else 0: where a clamp passes its gradient through
     let insideMask (low: float) (high: float) a = map (fun x -> if x >= low && x <= high then 1.0 else 0.0) a
+    /// 1 where x > threshold, else 0
+    let aboveMask (threshold: float) a = map (fun x -> if x > threshold then 1.0 else 0.0) a
     /// 1 where x > 0, else 0: where relu passes its gradient through
-    let positiveMask a = map (fun x -> if x > 0.0 then 1.0 else 0.0) a
+    let positiveMask a = aboveMask 0.0 a
+    /// 1 where |x| < bound, else 0
+    let absBelowMask (bound: float) a = map (fun x -> if Math.Abs x < bound then 1.0 else 0.0) a

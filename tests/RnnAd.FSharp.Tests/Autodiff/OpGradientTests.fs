@@ -56,7 +56,22 @@ let private unaryCases =
         case ("sum " + s) [| u 12 shape |] (fun x -> x.[0].Sum())
         case ("mean " + s) [| u 13 shape |] (fun x -> x.[0].Mean())
         case ("max " + s) [| u 14 shape |] (fun x -> x.[0].Max())
-        case ("scalar arithmetic " + s) [| positive 15 shape |] (fun x -> 2.0 - 3.0 * x.[0] + x.[0] / 4.0 - 1.5 / x.[0]) ]
+        case ("scalar arithmetic " + s) [| positive 15 shape |] (fun x -> 2.0 - 3.0 * x.[0] + x.[0] / 4.0 - 1.5 / x.[0])
+        case ("sin " + s) [| u 16 shape |] (fun x -> sin x.[0])
+        case ("cos " + s) [| u 17 shape |] (fun x -> cos x.[0])
+        case ("log1p " + s) [| Check.uniform 18 -0.9 2.0 shape |] (fun x -> x.[0].Log1p())
+        case ("expm1 " + s) [| u 19 shape |] (fun x -> x.[0].Expm1())
+        case ("erf " + s) [| u 20 shape |] (fun x -> x.[0].Erf())
+        case ("reciprocal " + s) [| away 91 shape |] (fun x -> x.[0].Reciprocal())
+        case ("square " + s) [| u 92 shape |] (fun x -> x.[0].Square())
+        case ("sign " + s) [| away 93 shape |] (fun x -> x.[0].Sign() * x.[0])
+        case ("softplus " + s) [| u 94 shape |] (fun x -> x.[0].Softplus())
+        // Both sides of softplus's threshold at 20, where its derivative steps from σ(x) to 1.
+        case ("softplus around 20 " + s) [| Check.uniform 95 15.0 25.0 shape |] (fun x -> x.[0].Softplus())
+        case ("gelu " + s) [| Check.uniform 96 -4.0 4.0 shape |] (fun x -> x.[0].Gelu())
+        case ("silu " + s) [| Check.uniform 97 -4.0 4.0 shape |] (fun x -> x.[0].Silu())
+        case ("elu " + s) [| away 98 shape |] (fun x -> x.[0].Elu 1.3)
+        case ("leakyRelu " + s) [| away 99 shape |] (fun x -> x.[0].LeakyRelu 0.1) ]
 
 let private binaryCases =
     [ for (sa, sb) in broadcastPairs do
@@ -66,6 +81,8 @@ let private binaryCases =
         case ("mul " + s) [| u 25 sa; u 26 sb |] (fun x -> x.[0] * x.[1])
         case ("div " + s) [| u 27 sa; positive 28 sb |] (fun x -> x.[0] / x.[1])
         case ("pow " + s) [| positive 29 sa; u 30 sb |] (fun x -> x.[0] ** x.[1])
+        case ("maximum " + s) [| u 34 sa; u 35 sb |] (fun x -> Tensor.Maximum(x.[0], x.[1]))
+        case ("minimum " + s) [| u 36 sa; u 37 sb |] (fun x -> Tensor.Minimum(x.[0], x.[1]))
         case ("where " + s) [| u 31 sa; u 32 sb |] (fun x ->
             let mask = (Check.uniform 33 -1.0 1.0 (Shape.broadcast "test" sa sb)).Value |> Elementwise.positiveMask
             Tensor.Where(mask, x.[0], x.[1])) ]
