@@ -73,6 +73,7 @@ module Checkpoint =
             for v in weights do
                 w.WriteNumberValue v
             w.WriteEndArray()
+        | Loss.Huber delta -> w.WriteNumber("delta", delta)
         | _ -> ()
         w.WriteEndObject()
 
@@ -217,7 +218,7 @@ module Checkpoint =
             match m.TryFind "loss" with
             | None -> Loss.crossEntropy
             | Some e ->
-                let f = fieldsOf "loss." e [ "name"; "class_weights" ]
+                let f = fieldsOf "loss." e [ "name"; "class_weights"; "delta" ]
                 let name = str "loss.name" (get "loss." f "name")
                 let weights () =
                     f.TryFind "class_weights" |> Option.map (fun a ->
@@ -231,7 +232,18 @@ module Checkpoint =
                     | Some (k, _) -> bad (sprintf "field 'loss.%s' does not apply to the %s loss" k name)
                     | None -> ()
                 match name with
-                | "cross_entropy" -> Loss.CrossEntropy(weights ())
+                | "cross_entropy" ->
+                    only [ "name"; "class_weights" ]
+                    Loss.CrossEntropy(weights ())
+                | "huber" ->
+                    only [ "name"; "delta" ]
+                    let e = get "loss." f "delta"
+                    match e.ValueKind, (if e.ValueKind = JsonValueKind.Number then e.TryGetDouble() else (false, nan)) with
+                    | JsonValueKind.Number, (true, d) when d > 0.0 && Double.IsFinite d -> Loss.Huber d
+                    | _ -> bad (sprintf "field 'loss.delta': expected a finite number above 0, found %s" (e.GetRawText()))
+                | builtIn when (Loss.tryBuiltIn builtIn).IsSome ->
+                    only [ "name" ]
+                    (Loss.tryBuiltIn builtIn).Value
                 | _ ->
                     only [ "name" ]
                     match custom.Losses |> List.tryFind (fun l -> l.Name = name) with

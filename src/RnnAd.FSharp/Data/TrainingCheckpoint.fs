@@ -25,9 +25,9 @@ module TrainingCheckpoint =
         let buffers = state.Optimizer.Buffers.Entries |> Array.map (fun (name, t) -> Checkpoint.optimizerPrefix + name, t.Value)
         Checkpoint.saveWith path spec vocabulary state.Parameters ((Checkpoint.trainingKey, progress) :: metadata) buffers
 
-    /// Loads a training checkpoint: the model and the state to resume from.
-    let load (path: string) : ModelCheckpoint * TrainingState =
-        let model, buffers = Checkpoint.loadParts CustomParts.None path
+    /// Loads a training checkpoint whose model may use the given custom cells and losses.
+    let rec loadWith (custom: CustomParts) (path: string) : ModelCheckpoint * TrainingState =
+        let model, buffers = Checkpoint.loadParts custom path
         let bad (message: string) : 'a = raise (InvalidDataException(sprintf "training checkpoint '%s': %s" path message))
         let progress =
             match model.Metadata.TryFind Checkpoint.trainingKey with
@@ -48,3 +48,6 @@ module TrainingCheckpoint =
               Batch = int (field "batch")
               StepsDone = field "steps_done" }
         model, state
+
+    /// Loads a training checkpoint: the model and the state to resume from.
+    and load (path: string) : ModelCheckpoint * TrainingState = loadWith CustomParts.None path

@@ -28,19 +28,36 @@ type CustomLoss =
 type Loss =
     /// −log softmax(z)_y, weighted by class if weights are given (PyTorch's `CrossEntropyLoss(weight=…)`).
     | CrossEntropy of classWeights: float[] option
+    /// Binary cross-entropy of logits, one independent label per output (multi-label; `BCEWithLogitsLoss`).
+    | BinaryCrossEntropy
+    /// (o − t)² (`MSELoss`).
+    | MeanSquaredError
+    /// |o − t| (`L1Loss`).
+    | MeanAbsoluteError
+    /// (o − t)²/2 below δ, δ·(|o − t| − δ/2) above (`HuberLoss`).
+    | Huber of delta: float
     /// A loss of the user's.
     | Custom of CustomLoss
 
-    /// The name checkpoints store (`cross_entropy`, or the custom loss's own).
+    /// The name checkpoints store (`cross_entropy`, `binary_cross_entropy`, `mse`, `l1`, `huber`, or the
+    /// custom loss's own).
     member l.Name =
         match l with
         | CrossEntropy _ -> "cross_entropy"
+        | BinaryCrossEntropy -> "binary_cross_entropy"
+        | MeanSquaredError -> "mse"
+        | MeanAbsoluteError -> "l1"
+        | Huber _ -> "huber"
         | Custom c -> c.Name
 
     /// What the loss compares outputs with.
     member l.Targets =
         match l with
         | CrossEntropy _ -> TargetKind.Classes
+        | BinaryCrossEntropy
+        | MeanSquaredError
+        | MeanAbsoluteError
+        | Huber _ -> TargetKind.Values
         | Custom c -> c.Targets
 
 /// Computing losses.
@@ -50,9 +67,21 @@ module Loss =
     /// The mean cross-entropy without class weights, the default loss.
     let crossEntropy: Loss = Loss.CrossEntropy None
 
+    /// The built-in loss of a checkpoint's name, with default settings (class weights and δ are stored apart).
+    let tryBuiltIn (name: string) : Loss option =
+        match name with
+        | "cross_entropy" -> Some crossEntropy
+        | "binary_cross_entropy" -> Some Loss.BinaryCrossEntropy
+        | "mse" -> Some Loss.MeanSquaredError
+        | "l1" -> Some Loss.MeanAbsoluteError
+        | "huber" -> Some(Loss.Huber 1.0)
+        | _ -> None
+
     /// Checks a loss's own parameters, naming the one at fault.
     let validate (loss: Loss) : unit =
         match loss with
+        | Loss.Huber delta when not (delta > 0.0) || Double.IsInfinity delta ->
+            invalidArg "delta" (sprintf "the Huber threshold δ must be a finite number above 0, got %g" delta)
         | Loss.CrossEntropy (Some w) when isNull w || w.Length = 0 || w |> Array.exists (fun v -> not (v >= 0.0) || Double.IsInfinity v) ->
             invalidArg "classWeights" "class weights must be a non-empty array of finite, non-negative numbers"
         | Loss.Custom c when isNull (box c) || String.IsNullOrWhiteSpace c.Name || isNull (box c.Compute) ->
@@ -69,8 +98,11 @@ module Loss =
                                       (match targets with Targets.None -> "no targets" | Targets.Classes _ -> "class indices" | Targets.Values _ -> "real values"))
         match loss, targets with
         | _, Targets.None -> invalidArg "targets" (sprintf "the batch has no targets, the %s loss needs them" loss.Name)
-        | Loss.CrossEntropy None, Targets.Classes classes -> Nn.crossEntropyWeighted Reduction.Mean weights classes outputs
-        | Loss.CrossEntropy (Some _), _ -> invalidArg "loss" "class-weighted cross-entropy arrives with the loss functions"
+        | Loss.CrossEntropy classWeights, Targets.Classes classes -> Losses.crossEntropy classWeights weights classes outputs
+        | Loss.BinaryCrossEntropy, Targets.Values values -> Losses.binaryCrossEntropyWithLogits weights values outputs
+        | Loss.MeanSquaredError, Targets.Values values -> Losses.meanSquaredError weights values outputs
+        | Loss.MeanAbsoluteError, Targets.Values values -> Losses.meanAbsoluteError weights values outputs
+        | Loss.Huber delta, Targets.Values values -> Losses.huber delta weights values outputs
         | Loss.Custom c, _ ->
             match c.Targets, targets with
             | TargetKind.Classes, Targets.Classes _

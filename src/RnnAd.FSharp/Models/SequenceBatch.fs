@@ -33,6 +33,13 @@ module Targets =
         | Targets.Values _ -> invalidArg "targets" "the targets are real values, not class indices"
         | Targets.None -> invalidArg "targets" "there are no targets"
 
+    /// The values of real-valued targets; raises naming what the targets hold otherwise.
+    let valuesOf (targets: Targets) : Tensor =
+        match targets with
+        | Targets.Values v -> v
+        | Targets.Classes _ -> invalidArg "targets" "the targets are class indices, not real values"
+        | Targets.None -> invalidArg "targets" "there are no targets"
+
 /// A batch of sequences and its targets. `Mask` (batch · time, 1 = real step, 0 = padding) is optional.
 type SequenceBatch =
     { Input: SequenceInput

@@ -98,6 +98,19 @@ module GradientCheck =
           BpttFlow = GradientFlow.ofHidden bptt.Hidden
           Passed = lossError <= options.Tolerance.Relative && parameters.Passed && hidden.Passed && fd |> Array.forall (fun r -> r.Passed) }
 
+    /// The check of a sequence model the hand-derived BPTT does not cover (a custom cell or loss): the loss,
+    /// gradients and ∂L/∂h_t by AD, and the gradients compared with centred finite differences under
+    /// `options.FiniteDifferenceTolerance`. Truncation is refused, since finite differences see the full gradient.
+    let withoutReference (spec: ModelSpec) (ps: NamedTensors) (options: GradientCheckOptions) (batch: SequenceBatch) : SequenceGradients * GradientReport =
+        if isNull (box ps) then nullArg "ps"
+        if isNull (box batch) then nullArg "batch"
+        match options.DetachEvery with
+        | Some k when k < batch.Time ->
+            invalidArg "options" (sprintf "without the hand-derived BPTT only finite differences check this model, and they see the full gradient: truncation at %d < time %d cannot be checked" k batch.Time)
+        | _ -> ()
+        let ad = AdGradients.run spec ps RunOptions.Default batch
+        ad, GradientReport.compare "AD" "FD" options.FiniteDifferenceTolerance ad.Parameters (FiniteDifferences.ofModel spec ps RunOptions.Default batch)
+
     /// The loss of any model value on a batch (dropout off) and its gradient by reverse-mode AD compared with
     /// centred finite differences: the check for models the hand-derived BPTT does not cover (custom cells
     /// and losses, models written from scratch).

@@ -9,7 +9,8 @@ type Metrics =
     { /// Mean loss per counted position (padding excluded): the batches' mean losses weighted by the
       /// positions they count.
       Loss: float
-      /// Fraction of counted positions whose highest score is the target class (class targets).
+      /// Fraction of counted positions whose highest score is the target class (class targets); for a
+      /// multi-label model, the fraction of labels whose probability falls on the target's side of ½.
       Accuracy: float
       /// exp(Loss), the language-model perplexity (cross-entropy).
       Perplexity: float
@@ -53,6 +54,7 @@ module Evaluation =
                     if predicted.[i] = classes.[i] then correct <- correct + weightOf i
             | Targets.Values values ->
                 let y = values.Value.AsSpan()
+                let multiLabel = model.Loss = Loss.BinaryCrossEntropy
                 for i in 0 .. o.Length - 1 do
                     let w = weightOf (i / width)
                     if w <> 0.0 then
@@ -60,15 +62,19 @@ module Evaluation =
                         squares <- squares + w * d * d
                         absolutes <- absolutes + w * abs d
                         elements <- elements + w
+                        // A logit above 0 is a probability above ½.
+                        if multiLabel && (o.[i] > 0.0) = (y.[i] > 0.5) then correct <- correct + w
             | Targets.None -> ()
         if count = 0.0 then invalidArg "batches" "no position to evaluate: the batches are empty or fully padded"
         let loss = lossSum / count
         let classes = model.Loss.Targets = TargetKind.Classes
+        let multiLabel = model.Loss = Loss.BinaryCrossEntropy
         { Loss = loss
-          Accuracy = (if classes then correct / count else nan)
+          Accuracy = (if classes then correct / count elif multiLabel then correct / elements else nan)
           Perplexity = (match model.Loss with Loss.CrossEntropy _ -> exp loss | _ -> nan)
-          Rmse = (if classes then nan else sqrt (squares / elements))
-          Mae = (if classes then nan else absolutes / elements)
+          // Distances between logits and 0/1 labels mean nothing: only regressions report them.
+          Rmse = (if classes || multiLabel then nan else sqrt (squares / elements))
+          Mae = (if classes || multiLabel then nan else absolutes / elements)
           Count = count }
 
     /// The model's outputs for a batch without differentiation: class scores or values, (batch, time,
