@@ -107,52 +107,80 @@ public sealed class GradientComparison
 /// <param name="BpttNorms">Norms from BPTT, indexed by time step.</param>
 public sealed record GradientFlowSeries(string Name, int Layer, int Direction, IReadOnlyList<double> AdNorms, IReadOnlyList<double> BpttNorms);
 
-/// <summary>Everything a gradient check found: losses, comparisons, and the gradient flow over time.</summary>
+/// <summary>
+/// Everything a gradient check found: losses, comparisons, and the gradient flow over time. Models of the built-in
+/// cells and losses are checked against the hand-derived BPTT (and finite differences when asked); models of
+/// custom cells or losses, which it does not cover, against finite differences, and the BPTT figures are null.
+/// </summary>
 public sealed class GradientCheckReport
 {
-    private readonly GradientCheckResult _result;
+    private readonly string _text;
 
     internal GradientCheckReport(GradientCheckResult result)
     {
-        _result = result;
+        _text = result.ToText();
+        Loss = result.Ad.Loss;
+        BpttLoss = result.Bptt.Loss;
+        LossRelativeError = result.LossRelativeError;
         AdVsBptt = new GradientComparison(result.Parameters);
         HiddenAdVsBptt = new GradientComparison(result.Hidden);
         FiniteDifferences = result.FiniteDifferences.Select(r => new GradientComparison(r)).ToArray();
         GradientFlow = result.AdFlow.Zip(result.BpttFlow, (a, b) => new GradientFlowSeries(a.Name, a.Layer, a.Direction, a.Norms, b.Norms)).ToArray();
+        AdGradients = new Gradients(result.Ad.Parameters);
+        BpttGradients = new Gradients(result.Bptt.Parameters);
+        Passed = result.Passed;
+        Reference = "the hand-derived BPTT";
     }
 
+    internal GradientCheckReport(SequenceGradients ad, GradientReport againstFiniteDifferences, string why)
+    {
+        var comparison = new GradientComparison(againstFiniteDifferences);
+        var flow = GradientFlowModule.ofHidden(ad.Hidden);
+        Loss = ad.Loss;
+        FiniteDifferences = new[] { comparison };
+        GradientFlow = flow.Select(f => new GradientFlowSeries(f.Name, f.Layer, f.Direction, f.Norms, Array.Empty<double>())).ToArray();
+        AdGradients = new Gradients(ad.Parameters);
+        Passed = againstFiniteDifferences.Passed;
+        Reference = "finite differences (" + why + ")";
+        _text = $"loss: AD {ad.Loss:R}\nreference: {Reference}\n{comparison.ToTable()}\ngradient flow ||dL/dh_t|| (AD):\n{GradientFlowModule.format(flow)}"
+                + (Passed ? "gradient check PASSED" : "gradient check FAILED");
+    }
+
+    /// <summary>What AD was compared with: the hand-derived BPTT, or finite differences and why.</summary>
+    public string Reference { get; }
+
     /// <summary>The loss by AD.</summary>
-    public double Loss => _result.Ad.Loss;
+    public double Loss { get; }
 
-    /// <summary>The loss by the hand-derived BPTT.</summary>
-    public double BpttLoss => _result.Bptt.Loss;
+    /// <summary>The loss by the hand-derived BPTT; null when it does not cover the model.</summary>
+    public double? BpttLoss { get; }
 
-    /// <summary>Relative difference of the two losses.</summary>
-    public double LossRelativeError => _result.LossRelativeError;
+    /// <summary>Relative difference of the two losses; null without the hand-derived BPTT.</summary>
+    public double? LossRelativeError { get; }
 
-    /// <summary>AD vs BPTT over the parameters.</summary>
-    public GradientComparison AdVsBptt { get; }
+    /// <summary>AD vs BPTT over the parameters; null without the hand-derived BPTT.</summary>
+    public GradientComparison? AdVsBptt { get; }
 
-    /// <summary>AD vs BPTT over ∂L/∂h_t of every layer and direction.</summary>
-    public GradientComparison HiddenAdVsBptt { get; }
+    /// <summary>AD vs BPTT over ∂L/∂h_t of every layer and direction; null without the hand-derived BPTT.</summary>
+    public GradientComparison? HiddenAdVsBptt { get; }
 
-    /// <summary>AD vs finite differences, then BPTT vs finite differences (empty unless asked for).</summary>
+    /// <summary>AD vs finite differences, then BPTT vs finite differences when both ran (empty unless asked for or needed).</summary>
     public IReadOnlyList<GradientComparison> FiniteDifferences { get; }
 
-    /// <summary>‖∂L/∂h_t‖ for every layer and direction.</summary>
+    /// <summary>‖∂L/∂h_t‖ for every layer and direction (the BPTT norms are empty without the hand-derived BPTT).</summary>
     public IReadOnlyList<GradientFlowSeries> GradientFlow { get; }
 
     /// <summary>The AD gradient.</summary>
-    public Gradients AdGradients => new(_result.Ad.Parameters);
+    public Gradients AdGradients { get; }
 
-    /// <summary>The hand-derived BPTT gradient.</summary>
-    public Gradients BpttGradients => new(_result.Bptt.Parameters);
+    /// <summary>The hand-derived BPTT gradient; null when it does not cover the model.</summary>
+    public Gradients? BpttGradients { get; }
 
     /// <summary>Whether the losses agree and every comparison passed.</summary>
-    public bool Passed => _result.Passed;
+    public bool Passed { get; }
 
     /// <summary>All tables and the gradient flow as text.</summary>
-    public override string ToString() => _result.ToText();
+    public override string ToString() => _text;
 }
 
 /// <summary>
@@ -161,12 +189,22 @@ public sealed class GradientCheckReport
 /// </summary>
 public static class GradientCheck
 {
-    /// <summary>Runs AD, BPTT and, if asked, finite differences on a model and a batch (dropout off) and compares them.</summary>
+    /// <summary>
+    /// Runs AD, the hand-derived BPTT and, if asked, finite differences on a model and a batch (dropout off) and
+    /// compares them. A model of a custom cell or loss, which the hand-derived BPTT does not cover, is compared with
+    /// finite differences instead (the report's <see cref="GradientCheckReport.Reference"/> says so).
+    /// </summary>
     public static GradientCheckReport Compare(RecurrentModel model, SequenceBatch batch, GradientCheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(batch);
-        return new GradientCheckReport(FSharp.Reference.GradientCheck.run(model.Spec, model.Parameters, (options ?? new()).ToCore(), batch.Inner));
+        var core = (options ?? new()).ToCore();
+        if (Bptt.unsupported(model.Spec) is { } why)
+        {
+            var (ad, report) = FSharp.Reference.GradientCheck.withoutReference(model.Spec, model.Parameters, core, batch.Inner).ToValueTuple();
+            return new GradientCheckReport(ad, report, why.Value);
+        }
+        return new GradientCheckReport(FSharp.Reference.GradientCheck.run(model.Spec, model.Parameters, core, batch.Inner));
     }
 
     /// <summary>The gradient of the model's mean loss on a batch by reverse-mode AD (truncated every <paramref name="bpttWindow"/> steps if given).</summary>

@@ -20,6 +20,13 @@ public sealed class ModelBuilder
     /// <summary>A GRU with the given hidden size.</summary>
     public ModelBuilder Gru(int hiddenSize) => With(d => d with { Cell = CellType.Gru, HiddenSize = hiddenSize });
 
+    /// <summary>A cell of the user's with the given hidden size.</summary>
+    public ModelBuilder Cell(CustomCell cell, int hiddenSize)
+    {
+        ArgumentNullException.ThrowIfNull(cell);
+        return With(d => d with { Cell = CellType.Custom, CustomCell = cell, HiddenSize = hiddenSize });
+    }
+
     /// <summary>The number of stacked layers.</summary>
     public ModelBuilder Layers(int layers) => With(d => d with { Layers = layers });
 
@@ -42,11 +49,31 @@ public sealed class ModelBuilder
     /// <summary>An MLP head with these hidden sizes (relu between layers) before the output layer.</summary>
     public ModelBuilder HeadHiddenSizes(params int[] sizes) => With(d => d with { HeadHiddenSizes = (int[])sizes.Clone() });
 
-    /// <summary>Scores <paramref name="classes"/> classes at every step (a language model: the vocabulary size).</summary>
-    public ModelBuilder PredictEveryStep(int classes) => With(d => d with { Output = OutputMode.EveryStep, Outputs = classes });
+    /// <summary>Scores <paramref name="classes"/> classes at every step (a language model: the vocabulary size), with cross-entropy unless a class loss is set.</summary>
+    public ModelBuilder PredictEveryStep(int classes) =>
+        With(d => d with { Output = OutputMode.EveryStep, Outputs = classes, Loss = d.Loss.ComparesClasses ? d.Loss : LossFunction.CrossEntropy() });
 
-    /// <summary>Scores <paramref name="classes"/> classes once per sequence, from the final states.</summary>
-    public ModelBuilder ClassifyLastStep(int classes) => With(d => d with { Output = OutputMode.LastStep, Outputs = classes });
+    /// <summary>Scores <paramref name="classes"/> classes once per sequence, from the final states, with cross-entropy unless a class loss is set.</summary>
+    public ModelBuilder ClassifyLastStep(int classes) =>
+        With(d => d with { Output = OutputMode.LastStep, Outputs = classes, Loss = d.Loss.ComparesClasses ? d.Loss : LossFunction.CrossEntropy() });
+
+    /// <summary>Predicts <paramref name="width"/> real values at every step, with mean squared error unless a value loss is set.</summary>
+    public ModelBuilder PredictValuesEveryStep(int width) =>
+        With(d => d with { Output = OutputMode.EveryStep, Outputs = width, Loss = d.Loss.ComparesClasses ? LossFunction.MeanSquaredError : d.Loss });
+
+    /// <summary>
+    /// Predicts <paramref name="width"/> real values once per sequence, from the final states (a forecast of the next
+    /// values: <paramref name="width"/> is the horizon), with mean squared error unless a value loss is set.
+    /// </summary>
+    public ModelBuilder PredictValuesLastStep(int width) =>
+        With(d => d with { Output = OutputMode.LastStep, Outputs = width, Loss = d.Loss.ComparesClasses ? LossFunction.MeanSquaredError : d.Loss });
+
+    /// <summary>How the outputs are scored (cross-entropy, binary cross-entropy for multi-label, MSE, L1, Huber or a custom loss).</summary>
+    public ModelBuilder Loss(LossFunction loss)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        return With(d => d with { Loss = loss });
+    }
 
     /// <summary>The description built so far.</summary>
     public ModelDescription Description => _description;

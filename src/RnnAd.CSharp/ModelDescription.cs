@@ -12,6 +12,9 @@ public sealed record ModelDescription
     /// <summary>The recurrent cell.</summary>
     public CellType Cell { get; init; } = CellType.Lstm;
 
+    /// <summary>The cell of a <see cref="CellType.Custom"/> model; null for the built-in cells.</summary>
+    public CustomCell? CustomCell { get; init; }
+
     /// <summary>How inputs are encoded.</summary>
     public InputType Input { get; init; } = InputType.Embedding;
 
@@ -39,15 +42,22 @@ public sealed record ModelDescription
     /// <summary>Hidden layer sizes of an MLP head (relu between layers); empty for one linear layer.</summary>
     public IReadOnlyList<int> HeadHiddenSizes { get; init; } = Array.Empty<int>();
 
-    /// <summary>Number of classes the head scores (the vocabulary size for a language model).</summary>
+    /// <summary>
+    /// Width of the head's output: the number of classes it scores (the vocabulary size for a language model), of
+    /// labels a multi-label model scores, or of real values it predicts (the horizon of a forecast).
+    /// </summary>
     public int Outputs { get; init; }
+
+    /// <summary>How the outputs are scored: cross-entropy over classes by default.</summary>
+    public LossFunction Loss { get; init; } = LossFunction.CrossEntropy();
 
     /// <summary>Value equality includes the head's layer sizes element by element.</summary>
     public bool Equals(ModelDescription? other) =>
-        other is not null && Cell == other.Cell && Input == other.Input && InputSize == other.InputSize
+        other is not null && Cell == other.Cell && ReferenceEquals(CustomCell, other.CustomCell) && Input == other.Input && InputSize == other.InputSize
         && (Input != InputType.Embedding || EmbeddingSize == other.EmbeddingSize) && HiddenSize == other.HiddenSize
         && Layers == other.Layers && Bidirectional == other.Bidirectional && Dropout.Equals(other.Dropout)
-        && Output == other.Output && HeadHiddenSizes.SequenceEqual(other.HeadHiddenSizes) && Outputs == other.Outputs;
+        && Output == other.Output && HeadHiddenSizes.SequenceEqual(other.HeadHiddenSizes) && Outputs == other.Outputs
+        && Equals(Loss, other.Loss);
 
     /// <summary>A hash consistent with <see cref="Equals(ModelDescription?)"/>.</summary>
     public override int GetHashCode() =>
@@ -70,8 +80,13 @@ public sealed record ModelDescription
         if (HeadHiddenSizes is null) throw new ArgumentNullException(nameof(HeadHiddenSizes));
         foreach (var h in HeadHiddenSizes) Positive(h, nameof(HeadHiddenSizes));
         if (!Enum.IsDefined(Cell)) throw new ArgumentException($"Cell {(int)Cell} is not a defined cell type.", nameof(Cell));
+        if (Cell == CellType.Custom && CustomCell is null)
+            throw new ArgumentException("A custom cell model needs its CustomCell.", nameof(CustomCell));
+        if (Cell != CellType.Custom && CustomCell is not null)
+            throw new ArgumentException($"CustomCell is set but Cell is {Cell}; set Cell to CellType.Custom.", nameof(CustomCell));
         if (!Enum.IsDefined(Input)) throw new ArgumentException($"Input {(int)Input} is not a defined input type.", nameof(Input));
         if (!Enum.IsDefined(Output)) throw new ArgumentException($"Output {(int)Output} is not a defined output mode.", nameof(Output));
+        if (Loss is null) throw new ArgumentNullException(nameof(Loss));
     }
 
     /// <summary>The F# core's model spec.</summary>
@@ -92,12 +107,21 @@ public sealed record ModelDescription
             _ => InputEncoding.NewFeatures(InputSize),
         };
         var head = Output == OutputMode.EveryStep ? HeadKind.PerStep : HeadKind.LastStep;
-        return new ModelSpec(Cells.ofKind(cell), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, LossModule.crossEntropy);
+        return new ModelSpec(Cell == CellType.Custom ? CustomCell!.Core : Cells.ofKind(cell), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, Loss.Core);
     }
 
     /// <summary>The description of an F# core model spec.</summary>
-    internal static ModelDescription FromSpec(ModelSpec spec)
+    internal static ModelDescription FromSpec(ModelSpec spec, IEnumerable<CustomCell> customCells, IEnumerable<LossFunction> customLosses)
     {
+        var loss = spec.Loss.IsCustom
+            ? customLosses.FirstOrDefault(l => Equals(l.Core, spec.Loss))
+              ?? throw new ArgumentException($"The model's loss '{spec.Loss.Name}' is not among the custom losses given.", nameof(customLosses))
+            : LossFunction.FromCore(spec.Loss);
+        var kind = Cells.kindOf(spec.Cell)?.Value;
+        var custom = kind is null
+            ? customCells.FirstOrDefault(c => ReferenceEquals(c.Core, spec.Cell))
+              ?? throw new ArgumentException($"The model's cell '{spec.Cell.Name}' is not among the custom cells given.", nameof(customCells))
+            : null;
         var (input, inputSize, embedding) = spec.Input switch
         {
             InputEncoding.OneHot o => (InputType.OneHot, o.vocabulary, 16),
@@ -107,7 +131,8 @@ public sealed record ModelDescription
         };
         return new ModelDescription
         {
-            Cell = Cells.kindOf(spec.Cell).Value is var kind && kind.IsRnnTanh ? CellType.Rnn : kind.IsRnnRelu ? CellType.RnnRelu : kind.IsLstm ? CellType.Lstm : CellType.Gru,
+            Cell = kind is null ? CellType.Custom : kind.IsRnnTanh ? CellType.Rnn : kind.IsRnnRelu ? CellType.RnnRelu : kind.IsLstm ? CellType.Lstm : CellType.Gru,
+            CustomCell = custom,
             Input = input,
             InputSize = inputSize,
             EmbeddingSize = embedding,
@@ -118,6 +143,7 @@ public sealed record ModelDescription
             Output = spec.Head.IsPerStep ? OutputMode.EveryStep : OutputMode.LastStep,
             HeadHiddenSizes = spec.HeadHidden.ToArray(),
             Outputs = spec.Outputs,
+            Loss = loss,
         };
     }
 }

@@ -11,6 +11,8 @@ public enum CellType
     Lstm,
     /// <summary>Gated recurrent unit (<c>nn.GRU</c>).</summary>
     Gru,
+    /// <summary>A cell of the user's (<see cref="ModelDescription.CustomCell"/>).</summary>
+    Custom,
 }
 
 /// <summary>How a model reads its input.</summary>

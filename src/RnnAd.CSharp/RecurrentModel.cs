@@ -10,12 +10,13 @@ namespace RnnAd;
 /// </summary>
 public sealed class RecurrentModel
 {
-    internal RecurrentModel(ModelSpec spec, NamedTensors parameters, Vocabulary? vocabulary = null)
+    private RecurrentModel(ModelDescription description, ModelSpec spec, NamedTensors parameters, Vocabulary? vocabulary)
     {
         SequenceModel.check(spec, parameters);
         Spec = spec;
+        Core = SequenceModel.model(spec);
         Parameters = parameters;
-        Description = ModelDescription.FromSpec(spec);
+        Description = description;
         if (vocabulary is not null)
         {
             if (Description.Input == InputType.Features)
@@ -27,6 +28,9 @@ public sealed class RecurrentModel
     }
 
     internal ModelSpec Spec { get; }
+
+    /// <summary>The model as the value the core's services take.</summary>
+    internal Model Core { get; }
 
     internal NamedTensors Parameters { get; }
 
@@ -50,7 +54,7 @@ public sealed class RecurrentModel
     {
         ArgumentNullException.ThrowIfNull(description);
         var spec = description.ToSpec();
-        return new RecurrentModel(spec, SequenceModel.init(spec, seed), vocabulary);
+        return new RecurrentModel(description, spec, SequenceModel.init(spec, seed), vocabulary);
     }
 
     /// <summary>
@@ -63,14 +67,35 @@ public sealed class RecurrentModel
         Checkpoint.save(path, Spec, VocabularyTokens, Parameters);
     }
 
-    /// <summary>Loads a model saved by <see cref="Save"/> or a training checkpoint; every tensor's name and shape is checked.</summary>
+    /// <summary>
+    /// Loads a model saved by <see cref="Save"/> or a training checkpoint; every tensor's name and shape is checked.
+    /// A model of custom cells or losses needs them in <paramref name="options"/>.
+    /// </summary>
     /// <exception cref="System.IO.InvalidDataException">The file is not a valid checkpoint; the message says what is wrong where.</exception>
-    public static RecurrentModel Load(string path)
+    public static RecurrentModel Load(string path, ModelLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var checkpoint = Checkpoint.load(path);
-        return new RecurrentModel(checkpoint.Spec, checkpoint.Parameters,
-            checkpoint.Vocabulary is { } tokens ? Vocabulary.FromCore(tokens.Value) : null);
+        options ??= new ModelLoadOptions();
+        return FromCheckpoint(path, Checkpoint.loadWith(options.ToCore(), path), options);
+    }
+
+    /// <summary>The model a loaded checkpoint holds; a vocabulary the model cannot use is an invalid file, not a bad argument.</summary>
+    internal static RecurrentModel FromCheckpoint(string path, ModelCheckpoint checkpoint, ModelLoadOptions options)
+    {
+        Vocabulary? vocabulary = null;
+        if (checkpoint.Vocabulary is { } tokens)
+        {
+            try
+            {
+                vocabulary = Vocabulary.FromCore(tokens.Value);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"checkpoint '{path}': its vocabulary cannot be used: {e.Message}", e);
+            }
+        }
+        var spec = checkpoint.Spec;
+        return new RecurrentModel(ModelDescription.FromSpec(spec, options.CustomCells, options.CustomLosses), spec, checkpoint.Parameters, vocabulary);
     }
 
     /// <summary>
@@ -90,7 +115,7 @@ public sealed class RecurrentModel
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var options = new SamplingOptions(temperature, topK is { } k ? Microsoft.FSharp.Core.FSharpOption<int>.Some(k) : null, seed);
-        return Generation.sample(SequenceModel.model(Spec), Parameters, prompt.ToArray(), length, options);
+        return Generation.sample(Core, Parameters, prompt.ToArray(), length, options);
     }
 
     /// <summary>The shape of a parameter.</summary>
@@ -101,40 +126,166 @@ public sealed class RecurrentModel
 
     /// <summary>A copy of this model with one parameter replaced (row-major values of the same shape).</summary>
     public RecurrentModel WithParameter(string name, IReadOnlyList<double> values) =>
-        new(Spec, Parameters.Replace(name, values, "parameter"), Vocabulary);
+        With(Parameters.Replace(name, values, "parameter"));
 
     /// <summary>
     /// The most likely class at every step of every sequence (<see cref="OutputMode.EveryStep"/>; padded steps
-    /// of shorter sequences are left out), or of every sequence (<see cref="OutputMode.LastStep"/>).
+    /// of shorter sequences are left out), or of every sequence (<see cref="OutputMode.LastStep"/>). The batch's
+    /// targets, if any, are not read.
     /// </summary>
-    public IReadOnlyList<int[]> Predict(SequenceBatch batch)
+    public IReadOnlyList<int[]> Predict(SequenceBatch batch) =>
+        PredictValues(batch).Select(steps => steps.Select(ArgMax).ToArray()).ToArray();
+
+    /// <summary>
+    /// The head's raw outputs: the predicted values of a regression model, the class scores (logits) of a
+    /// classifier. One row per step of every sequence (padded steps left out), or one row per sequence for
+    /// <see cref="OutputMode.LastStep"/>. The batch's targets, if any, are not read.
+    /// </summary>
+    public IReadOnlyList<double[][]> PredictValues(SequenceBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var flat = Evaluation.predict(SequenceModel.model(Spec), Parameters, batch.Inner);
-        if (Description.Output == OutputMode.LastStep) return flat.Select(c => new[] { c }).ToArray();
-        var time = batch.Length;
-        var mask = batch.Inner.Mask;
-        return Enumerable.Range(0, batch.Count)
-            .Select(i => Enumerable.Range(0, time).Where(t => mask is null || mask.Value[i * time + t] != 0.0).Select(t => flat[i * time + t]).ToArray())
-            .ToArray();
+        return PerSequence(Evaluation.outputs(Core, Parameters, batch.Inner), batch, Description.Output == OutputMode.EveryStep);
     }
 
-    /// <summary>Mean loss, accuracy and perplexity over batches (padding excluded).</summary>
+    /// <summary>
+    /// The values a per-sequence value model (<see cref="ModelBuilder.PredictValuesLastStep"/>) predicts after reading
+    /// <paramref name="history"/>, one step per entry: the next values of a forecast of a series of one feature.
+    /// </summary>
+    public double[] Forecast(IReadOnlyList<double> history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        return Forecast(history.Select(v => new[] { v }).ToArray());
+    }
+
+    /// <summary>The multivariate form of <see cref="Forecast(IReadOnlyList{double})"/>: <paramref name="history"/> is time → features.</summary>
+    public double[] Forecast(IReadOnlyList<double[]> history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        if (Description.Output != OutputMode.LastStep || Description.Loss.ComparesClasses)
+            throw new InvalidOperationException("Forecast needs a model that predicts values once per sequence (PredictValuesLastStep).");
+        return PredictValues(SequenceBatch.FromFeatures(new[] { history.ToArray() }))[0][0];
+    }
+
+    /// <summary>
+    /// Class probabilities, laid out as <see cref="PredictValues"/>: the softmax of the scores for a cross-entropy
+    /// model, the logistic function of each for a multi-label (binary cross-entropy) one.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model predicts real values, which have no probabilities.</exception>
+    public IReadOnlyList<double[][]> PredictProbabilities(SequenceBatch batch)
+    {
+        var values = PredictValues(batch);
+        if (Description.Loss.IsMultiLabel) return values.Select(steps => steps.Select(row => row.Select(Logistic).ToArray()).ToArray()).ToArray();
+        if (!Description.Loss.ComparesClasses)
+            throw new InvalidOperationException($"The {Description.Loss.Name} loss makes this a regression model: its outputs are values, not scores; use PredictValues.");
+        return values.Select(steps => steps.Select(Softmax).ToArray()).ToArray();
+    }
+
+    /// <summary>
+    /// The top layer's state after every step of every sequence (padded steps left out), forward and backward
+    /// halves side by side for a bidirectional model, as PyTorch's outputs of the recurrent layer.
+    /// </summary>
+    public IReadOnlyList<double[][]> HiddenStates(SequenceBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var states = SequenceModel.hiddenStates(Spec, Parameters, RunOptions.Default, batch.Inner).Item1;
+        return PerSequence(states.Value, batch, everyStep: true);
+    }
+
+    /// <summary>The state every layer and direction ends the batch in, in PyTorch's h_n (and c_n) layout.</summary>
+    public RecurrentState FinalStates(SequenceBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return RecurrentState.FromCore(Core.Forward.Invoke(Parameters).Invoke(RunOptions.Default).Invoke(batch.WithoutTargets().Inner).Item2);
+    }
+
+    /// <summary>
+    /// A stream that runs sequences piece by piece, carrying the state from one piece to the next: feeding a
+    /// sequence in pieces gives the outputs of one call, to the bit. Not for bidirectional models, whose backward
+    /// direction reads the future.
+    /// </summary>
+    public ModelStream OpenStream()
+    {
+        if (!Core.Streamable) throw new InvalidOperationException("A bidirectional model cannot run piece by piece: its backward direction reads the whole sequence.");
+        return new ModelStream(this);
+    }
+
+    /// <summary>Mean loss and the metrics that apply to the model's loss over batches (padding excluded).</summary>
     public EvaluationResult Evaluate(IEnumerable<SequenceBatch> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        var m = Evaluation.metrics(SequenceModel.model(Spec), Parameters, batches.Select(b => b.Inner));
-        return new EvaluationResult(m.Loss, m.Accuracy, m.Perplexity, m.Count);
+        return EvaluationResult.FromCore(Evaluation.metrics(Core, Parameters, batches.Select(b => b?.Inner ?? throw new ArgumentNullException(nameof(batches), "A batch is null."))));
     }
 
-    internal RecurrentModel With(NamedTensors parameters) => new(Spec, parameters, Vocabulary);
+    internal RecurrentModel With(NamedTensors parameters) => new(Description, Spec, parameters, Vocabulary);
+
+    /// <summary>Outputs (batch, time, width) or (batch, width) as one array of rows per sequence, padded steps left out.</summary>
+    internal static IReadOnlyList<double[][]> PerSequence(RawTensor values, SequenceBatch batch, bool everyStep)
+    {
+        var width = values.Shape[^1];
+        var flat = values.ToArray();
+        double[] Row(int r) => flat.AsSpan(r * width, width).ToArray();
+        var time = batch.Length;
+        var mask = batch.Inner.Mask;
+        return Enumerable.Range(0, batch.Count)
+            .Select(i => everyStep
+                ? Enumerable.Range(0, time).Where(t => mask is null || mask.Value[i * time + t] != 0.0).Select(t => Row(i * time + t)).ToArray()
+                : new[] { Row(i) })
+            .ToArray();
+    }
+
+    private static int ArgMax(double[] row)
+    {
+        var best = 0;
+        for (var j = 1; j < row.Length; j++)
+            if (row[j] > row[best] || double.IsNaN(row[j])) best = j;
+        return best;
+    }
+
+    private static double Logistic(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
+
+    private static double[] Softmax(double[] scores)
+    {
+        var max = scores.Max();
+        var e = scores.Select(s => Math.Exp(s - max)).ToArray();
+        var sum = e.Sum();
+        return e.Select(v => v / sum).ToArray();
+    }
 
     private Tensor Find(string name) => Parameters.Find(name, "parameter");
 }
 
-/// <summary>How well a model does on a set of batches.</summary>
-/// <param name="Loss">Mean cross-entropy per counted position.</param>
-/// <param name="Accuracy">Fraction of positions whose most likely class is the target.</param>
-/// <param name="Perplexity">exp(Loss), the usual language-model figure.</param>
-/// <param name="Count">Positions counted (steps, or sequences for classifiers).</param>
-public sealed record EvaluationResult(double Loss, double Accuracy, double Perplexity, double Count);
+/// <summary>How <see cref="RecurrentModel.Load"/> reads a checkpoint.</summary>
+public sealed record ModelLoadOptions
+{
+    /// <summary>The custom cells the checkpoint may name (a checkpoint stores a custom cell's name only).</summary>
+    public IReadOnlyList<CustomCell> CustomCells { get; init; } = Array.Empty<CustomCell>();
+
+    /// <summary>The custom losses the checkpoint may name.</summary>
+    public IReadOnlyList<LossFunction> CustomLosses { get; init; } = Array.Empty<LossFunction>();
+
+    internal CustomParts ToCore()
+    {
+        ArgumentNullException.ThrowIfNull(CustomCells);
+        ArgumentNullException.ThrowIfNull(CustomLosses);
+        return new CustomParts(
+            Microsoft.FSharp.Collections.ListModule.OfSeq(CustomCells.Select(c => (c ?? throw new ArgumentNullException(nameof(CustomCells), "A custom cell is null.")).Core)),
+            Microsoft.FSharp.Collections.ListModule.OfSeq(CustomLosses.Select(l => (l ?? throw new ArgumentNullException(nameof(CustomLosses), "A custom loss is null.")).CustomCore
+                ?? throw new ArgumentException($"'{l.Name}' is a built-in loss; only custom losses need to be given.", nameof(CustomLosses)))));
+    }
+}
+
+/// <summary>How well a model does on a set of batches; a figure that does not apply to the model's loss is null.</summary>
+/// <param name="Loss">Mean loss per counted position.</param>
+/// <param name="Accuracy">Fraction of positions whose most likely class is the target (classifiers).</param>
+/// <param name="Perplexity">exp(Loss), the usual language-model figure (cross-entropy).</param>
+/// <param name="Count">Positions counted (steps, or sequences for per-sequence models).</param>
+/// <param name="Rmse">Root mean squared difference between predicted and target values (regression).</param>
+/// <param name="Mae">Mean absolute difference between predicted and target values (regression).</param>
+public sealed record EvaluationResult(double Loss, double? Accuracy, double? Perplexity, double Count, double? Rmse = null, double? Mae = null)
+{
+    internal static EvaluationResult FromCore(Metrics m)
+    {
+        static double? Applies(double v) => double.IsNaN(v) ? null : v;
+        return new EvaluationResult(m.Loss, Applies(m.Accuracy), Applies(m.Perplexity), m.Count, Applies(m.Rmse), Applies(m.Mae));
+    }
+}

@@ -50,7 +50,87 @@ public sealed class SequenceBatch
         return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, Targets.NewClasses(Labels(inputs.Count, labels))));
     }
 
+    /// <summary>Token sequences without targets, for prediction.</summary>
+    public static SequenceBatch FromTokens(IReadOnlyList<IReadOnlyList<int>> inputs)
+    {
+        var (ids, mask, time) = Pad(inputs, nameof(inputs));
+        return new SequenceBatch(new CoreBatch(SequenceInput.NewTokens(ids), inputs.Count, time, mask, Targets.None));
+    }
+
+    /// <summary>Token sequences with a vector of real targets per sequence (e.g. 0/1 labels of a multi-label classifier).</summary>
+    public static SequenceBatch FromTokens(IReadOnlyList<IReadOnlyList<int>> inputs, IReadOnlyList<double[]> targets)
+    {
+        var (ids, mask, time) = Pad(inputs, nameof(inputs));
+        return new SequenceBatch(new CoreBatch(SequenceInput.NewTokens(ids), inputs.Count, time, mask, SequenceValues(inputs.Count, targets)));
+    }
+
+    /// <summary>Feature sequences (sequence → step → features) without targets, for prediction.</summary>
+    public static SequenceBatch FromFeatures(IReadOnlyList<double[][]> inputs)
+    {
+        var (values, mask, time) = PadFeatures(inputs);
+        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, Targets.None));
+    }
+
+    /// <summary>Feature sequences with a vector of real targets per sequence (e.g. the next values of a forecast).</summary>
+    public static SequenceBatch FromFeatures(IReadOnlyList<double[][]> inputs, IReadOnlyList<double[]> targets)
+    {
+        var (values, mask, time) = PadFeatures(inputs);
+        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, SequenceValues(inputs.Count, targets)));
+    }
+
+    /// <summary>Feature sequences with a vector of real targets at every step (sequence → step → values).</summary>
+    public static SequenceBatch FromFeatures(IReadOnlyList<double[][]> inputs, IReadOnlyList<double[][]> targets)
+    {
+        var (values, mask, time) = PadFeatures(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        var lengths = inputs.Select(s => s.Length).ToArray();
+        if (targets.Count != lengths.Length)
+            throw new ArgumentException($"{targets.Count} target sequences for {lengths.Length} input sequences.", nameof(targets));
+        var width = Width(targets.SelectMany(t => t ?? Array.Empty<double[]>()), nameof(targets));
+        var flat = new double[lengths.Length * time * width];
+        for (var i = 0; i < lengths.Length; i++)
+        {
+            var row = targets[i] ?? throw new ArgumentNullException(nameof(targets), $"Target sequence {i} is null.");
+            if (row.Length != lengths[i])
+                throw new ArgumentException($"Target sequence {i} has {row.Length} steps, its input has {lengths[i]}.", nameof(targets));
+            for (var t = 0; t < row.Length; t++)
+                CopyTargets(row[t], width, flat, (i * time + t) * width, $"step {t} of sequence {i}");
+        }
+        return new SequenceBatch(new CoreBatch(values, inputs.Count, time, mask, Targets.NewValues(Tensor.Constant(RawTensorModule.ofArray(new[] { inputs.Count, time, width }, flat)))));
+    }
+
     internal static SequenceBatch Wrap(CoreBatch inner) => new(inner);
+
+    /// <summary>The same inputs without targets (prediction reads none).</summary>
+    internal SequenceBatch WithoutTargets() =>
+        Inner.Targets.IsNone ? this : new SequenceBatch(new CoreBatch(Inner.Input, Inner.Batch, Inner.Time, Inner.Mask, Targets.None));
+
+    private static Targets SequenceValues(int count, IReadOnlyList<double[]> targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Count != count) throw new ArgumentException($"{targets.Count} target vectors for {count} sequences.", nameof(targets));
+        var width = Width(targets, nameof(targets));
+        var flat = new double[count * width];
+        for (var i = 0; i < count; i++) CopyTargets(targets[i], width, flat, i * width, $"sequence {i}");
+        return Targets.NewValues(Tensor.Constant(RawTensorModule.ofArray(new[] { count, width }, flat)));
+    }
+
+    /// <summary>The common length of the target vectors (the first one's), which must be positive.</summary>
+    private static int Width(IEnumerable<double[]> vectors, string name)
+    {
+        var first = vectors.FirstOrDefault() ?? throw new ArgumentException("The targets hold no vector.", name);
+        return first.Length > 0 ? first.Length : throw new ArgumentException("Target vectors must hold at least one value.", name);
+    }
+
+    private static void CopyTargets(double[]? vector, int width, double[] into, int offset, string where)
+    {
+        if (vector is null) throw new ArgumentNullException("targets", $"The targets of {where} are null.");
+        if (vector.Length != width)
+            throw new ArgumentException($"The targets of {where} hold {vector.Length} values; the first target vector holds {width}.", "targets");
+        for (var j = 0; j < width; j++)
+            if (!double.IsFinite(vector[j])) throw new ArgumentException($"Target {j} of {where} is {vector[j]}; targets must be finite.", "targets");
+        Array.Copy(vector, 0, into, offset, width);
+    }
 
     private static (int[] Ids, Microsoft.FSharp.Core.FSharpOption<double[]>? Mask, int Time) Pad(IReadOnlyList<IReadOnlyList<int>> inputs, string name)
     {

@@ -12,10 +12,16 @@ public sealed class SequenceDataset
 {
     private readonly Func<int, int, int, bool, CoreBatch[]> _batches;
 
-    private SequenceDataset(int count, Func<int, int, int, bool, CoreBatch[]> batches)
+    // What a chronological split cuts: the examples in order (or the batches of a dataset of fixed batches).
+    private readonly int _units;
+    private readonly Func<int, int, SequenceDataset> _slice;
+
+    private SequenceDataset(int count, Func<int, int, int, bool, CoreBatch[]> batches, int units, Func<int, int, SequenceDataset> slice)
     {
         Count = count;
         _batches = batches;
+        _units = units;
+        _slice = slice;
     }
 
     /// <summary>Number of examples.</summary>
@@ -48,13 +54,70 @@ public sealed class SequenceDataset
         return From(examples, e => Batching.classification(paddingId, e));
     }
 
+    /// <summary>
+    /// Forecasting windows over a series: each example reads <paramref name="windowLength"/> consecutive values and
+    /// targets the <paramref name="horizon"/> values that follow; windows start every <paramref name="stride"/> values.
+    /// For a model of one feature per step predicting <paramref name="horizon"/> values per sequence.
+    /// </summary>
+    public static SequenceDataset ForForecasting(IReadOnlyList<double> series, int windowLength, int horizon, int stride = 1)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var steps = series.Select(v => new[] { v }).ToArray();
+        return ForForecasting(steps, steps, windowLength, horizon, stride);
+    }
+
+    /// <summary>
+    /// Forecasting windows over a multivariate series: each example reads <paramref name="windowLength"/> steps of
+    /// <paramref name="features"/> (time → values) and targets the <paramref name="targets"/> rows of the
+    /// <paramref name="horizon"/> steps that follow, laid out step after step (horizon × target width values).
+    /// </summary>
+    public static SequenceDataset ForForecasting(IReadOnlyList<double[]> features, IReadOnlyList<double[]> targets, int windowLength, int horizon, int stride = 1)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (windowLength <= 0) throw new ArgumentException($"The window length must be positive, got {windowLength}.", nameof(windowLength));
+        if (horizon <= 0) throw new ArgumentException($"The horizon must be positive, got {horizon}.", nameof(horizon));
+        if (stride <= 0) throw new ArgumentException($"The stride must be positive, got {stride}.", nameof(stride));
+        if (targets.Count != features.Count)
+            throw new ArgumentException($"{targets.Count} target rows for {features.Count} feature rows; the series must align.", nameof(targets));
+        if ((long)windowLength + horizon > features.Count)
+            throw new ArgumentException($"A series of {features.Count} steps is shorter than one window of {windowLength} plus a horizon of {horizon}.", nameof(features));
+        var count = (int)((features.Count - (long)windowLength - horizon) / stride + 1);
+        var examples = Enumerable.Range(0, count).Select(k =>
+        {
+            var start = k * stride;
+            var inputs = Enumerable.Range(start, windowLength).Select(t => features[t]).ToArray();
+            var next = Enumerable.Range(start + windowLength, horizon).SelectMany(t => targets[t] ?? throw new ArgumentNullException(nameof(targets), $"Target row {t} is null.")).ToArray();
+            return (Inputs: inputs, Targets: next);
+        }).ToArray();
+        // Checks shapes and values once, naming the step at fault; batches reuse the checked rows.
+        SequenceBatch.FromFeatures(examples.Select(e => e.Inputs).ToArray(), examples.Select(e => e.Targets).ToArray());
+        return From(examples, chunk => SequenceBatch.FromFeatures(chunk.Select(e => e.Inputs).ToArray(), chunk.Select(e => e.Targets).ToArray()).Inner);
+    }
+
+    /// <summary>
+    /// The examples in their order, cut in two: the first <paramref name="trainFraction"/> for training, the rest for
+    /// validation, with <paramref name="gap"/> examples dropped between them. Overlapping forecasting windows share
+    /// values across the cut; a gap of ⌈(window + horizon) / stride⌉ − 1 keeps every validation value out of the
+    /// training windows.
+    /// </summary>
+    public (SequenceDataset Train, SequenceDataset Validation) SplitChronologically(double trainFraction, int gap = 0)
+    {
+        if (!(trainFraction > 0 && trainFraction < 1)) throw new ArgumentException($"The training fraction must be in (0, 1), got {trainFraction}.", nameof(trainFraction));
+        if (gap < 0) throw new ArgumentException($"The gap must be non-negative, got {gap}.", nameof(gap));
+        var train = (int)Math.Round(_units * trainFraction);
+        if (train < 1 || train + gap >= _units)
+            throw new ArgumentException($"{_units} examples cut at {trainFraction} with a gap of {gap} leave {train} for training and {Math.Max(0, _units - train - gap)} for validation; each needs at least one.", nameof(trainFraction));
+        return (_slice(0, train), _slice(train + gap, _units - train - gap));
+    }
+
     /// <summary>Fixed batches, used as they are (in order, or shuffled as whole batches).</summary>
     public static SequenceDataset FromBatches(IReadOnlyList<SequenceBatch> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
         if (batches.Count == 0) throw new ArgumentException("A dataset needs at least one batch.", nameof(batches));
         var inner = batches.Select((b, i) => (b ?? throw new ArgumentNullException(nameof(batches), $"Batch {i} is null.")).Inner).ToArray();
-        return new(inner.Sum(b => b.Batch), (epoch, _, seed, shuffle) => shuffle ? Batching.shuffle(seed, epoch, inner) : inner);
+        return OfBatches(inner);
     }
 
     /// <summary>The mini-batches of one epoch: shuffled from <paramref name="seed"/> and <paramref name="epoch"/> when <paramref name="shuffle"/> is set.</summary>
@@ -67,10 +130,16 @@ public sealed class SequenceDataset
         return _batches(epoch, batchSize, seed, shuffle);
     }
 
+    private static SequenceDataset OfBatches(CoreBatch[] batches) =>
+        new(batches.Sum(b => b.Batch), (epoch, _, seed, shuffle) => shuffle ? Batching.shuffle(seed, epoch, batches) : batches,
+            batches.Length, (start, count) => OfBatches(batches[start..(start + count)]));
+
     private static SequenceDataset From<T>(T[] examples, Func<T[], CoreBatch> toBatch)
     {
+        if (examples.Length == 0) throw new ArgumentException("A dataset needs at least one example, got none.", nameof(examples));
         var convert = Microsoft.FSharp.Core.FuncConvert.FromFunc(toBatch);
         return new(examples.Length, (epoch, size, seed, shuffle) =>
-            shuffle ? Batching.epoch(seed, epoch, size, convert, examples) : Batching.inOrder(size, convert, examples));
+            shuffle ? Batching.epoch(seed, epoch, size, convert, examples) : Batching.inOrder(size, convert, examples),
+            examples.Length, (start, count) => From(examples[start..(start + count)], toBatch));
     }
 }

@@ -33,16 +33,19 @@ public sealed class Trainer
         return Run(model, training, validation, progress, cancellationToken, FSharp.Trainer.start(core, model.Parameters));
     }
 
-    /// <summary>Continues the run saved in a training checkpoint (written by a trainer with the same options).</summary>
+    /// <summary>
+    /// Continues the run saved in a training checkpoint (written by a trainer with the same options); a model of
+    /// custom cells or losses needs them in <paramref name="loadOptions"/>.
+    /// </summary>
     public TrainingResult Resume(
         string checkpointPath, SequenceDataset training, SequenceDataset? validation = null,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, ModelLoadOptions? loadOptions = null)
     {
         ArgumentNullException.ThrowIfNull(checkpointPath);
         ArgumentNullException.ThrowIfNull(training);
-        var (checkpoint, state) = TrainingCheckpoint.load(checkpointPath).ToValueTuple();
-        var model = new RecurrentModel(checkpoint.Spec, checkpoint.Parameters,
-            checkpoint.Vocabulary is { } tokens ? Vocabulary.FromCore(tokens.Value) : null);
+        loadOptions ??= new ModelLoadOptions();
+        var (checkpoint, state) = TrainingCheckpoint.loadWith(loadOptions.ToCore(), checkpointPath).ToValueTuple();
+        var model = RecurrentModel.FromCheckpoint(checkpointPath, checkpoint, loadOptions);
         return Run(model, training, validation, progress, cancellationToken, state);
     }
 

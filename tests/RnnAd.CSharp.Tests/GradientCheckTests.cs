@@ -20,7 +20,7 @@ public class GradientCheckTests(ITestOutputHelper output)
     {
         var (model, batch, description) = Configurations.Random(index);
         var report = GradientCheck.Compare(model, batch);
-        output.WriteLine($"{description}: max relative error {report.AdVsBptt.MaxRelativeError:E2} (floored)");
+        output.WriteLine($"{description}: max relative error {report.AdVsBptt!.MaxRelativeError:E2} (floored)");
         Assert.True(report.Passed, description + "\n" + report);
         Assert.True(report.LossRelativeError <= 1e-12, $"losses differ by {report.LossRelativeError:E2}");
     }
