@@ -109,8 +109,10 @@ module TrainCommand =
         let characters = Tokenize.characters text
         let window = Options.positive "--window" (args.GetResult(TrainArgs.Window, 32))
         let stride = Options.positive "--stride" (args.GetResult(TrainArgs.Stride, max 1 (window / 2)))
-        if characters.Length < window + 1 then
-            Options.fail (sprintf "the text holds %d characters, too few for one window of %d plus the character after it; lower --window" characters.Length window)
+        // Compared without adding 1 to the window, which would wrap around at Int32.MaxValue.
+        if window >= characters.Length then
+            Options.fail (sprintf "--window %d is too long for the text: %s holds %d characters, so a window can hold at most %d (plus the character after it)"
+                            window source characters.Length (characters.Length - 1))
         let epochs = Options.positive "--epochs" (args.GetResult(TrainArgs.Epochs, 40))
         let batchSize = Options.positive "--batch-size" (args.GetResult(TrainArgs.Batch_Size, 32))
         let rate = Options.positiveNumber "--learning-rate" (args.GetResult(TrainArgs.Learning_Rate, 0.01))

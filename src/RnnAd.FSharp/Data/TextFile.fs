@@ -40,8 +40,10 @@ module TextFile =
     let readCharacters (path: string) (windowLength: int) : string[] =
         if windowLength <= 0 then invalidArg "windowLength" (sprintf "the window length must be positive, got %d" windowLength)
         let characters = Tokenize.characters (read path)
-        if characters.Length < windowLength + 1 then
+        // In int64, so that windowLength = Int32.MaxValue does not wrap around to a negative count.
+        let needed = int64 windowLength + 1L
+        if int64 characters.Length < needed then
             raise (InvalidDataException(
                 sprintf "file '%s' holds %d characters, shorter than one window of %d plus the character after it (%d needed)"
-                    path characters.Length windowLength (windowLength + 1)))
+                    path characters.Length windowLength needed))
         characters

@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Data.TextFileTests
 
+open System
 open System.IO
 open System.Text
 open Expecto
@@ -51,6 +52,8 @@ let tests =
                 File.WriteAllText(path, "안녕 세상", UTF8Encoding false)
                 Expect.equal (TextFile.readCharacters path 4) [| "안"; "녕"; " "; "세"; "상" |] "5 characters fill a window of 4 plus one"
                 TempFolder.throws<InvalidDataException, _> [ path; "5 characters"; "window of 5"; "6 needed" ] (fun () -> TextFile.readCharacters path 5)
-                Check.throwsWith [ "window length"; "got 0" ] (fun () -> TextFile.readCharacters path 0))
+                Check.throwsWith [ "window length"; "got 0" ] (fun () -> TextFile.readCharacters path 0)
+                // The window plus one is counted without wrapping around int.MaxValue.
+                TempFolder.throws<InvalidDataException, _> [ path; "window of 2147483647"; "2147483648 needed" ] (fun () -> TextFile.readCharacters path Int32.MaxValue))
         }
     ]
