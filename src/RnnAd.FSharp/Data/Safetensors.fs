@@ -66,14 +66,7 @@ module Safetensors =
             | _ -> Error(sprintf "found %s, which is not an integer below 2^63" (excerpt e))
 
     /// Whether a string is well-formed UTF-16 (no lone surrogate), i.e. encodable as UTF-8 without loss.
-    let internal isWellFormed (s: string) : bool =
-        let mutable ok = true
-        let mutable i = 0
-        while ok && i < s.Length do
-            if Char.IsHighSurrogate s.[i] && i + 1 < s.Length && Char.IsLowSurrogate s.[i + 1] then i <- i + 2
-            elif Char.IsSurrogate s.[i] then ok <- false
-            else i <- i + 1
-        ok
+    let internal isWellFormed (s: string) : bool = RnnAd.FSharp.Data.Tokenize.firstLoneSurrogate s < 0
 
     let private parseMetadata (path: string) (value: JsonElement) : Map<string, string> =
         match value.ValueKind with
