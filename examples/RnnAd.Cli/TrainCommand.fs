@@ -28,6 +28,25 @@ module TrainCommand =
     /// The metadata key holding the options a run was started with, so a resume can refuse to change them.
     let private optionsKey = "rnnad.cli.train"
 
+    /// The fingerprint's entry for the SHA-256 of the text (its UTF-8 bytes), so a resume can refuse a text
+    /// that changed under the same name.
+    let private digestKey = "text-sha256"
+
+    /// Refuses, before any work, an output `option` names that cannot be written or would destroy an input.
+    let private checkOutput (option: string) (path: string) (inputs: string list) : unit =
+        try OutputFile.checkCreatingDirectory path inputs |> ignore
+        with
+        | :? IOException
+        | :? UnauthorizedAccessException as e -> raise (CommandFailedException(sprintf "%s: %s" option e.Message))
+
+    /// Where a checkpoint goes when its output cannot be written at the end of training: a new file in the
+    /// system's temporary folder, or failing that the current one, so that a trained model is never lost.
+    let private rescuePaths (output: string) : string list =
+        let name =
+            sprintf "rnnad-rescued-%s-%s-%s.safetensors" (Path.GetFileNameWithoutExtension output)
+                (DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)) (Guid.NewGuid().ToString("N").Substring(0, 8))
+        [ Path.Combine(Path.GetTempPath(), name); Path.GetFullPath name ]
+
     /// The loss curve's path: next to the checkpoint, `<name>.loss.png` (relative when the checkpoint's is).
     let lossCurvePath (checkpoint: string) : string =
         Path.Combine(Path.GetDirectoryName checkpoint, Path.GetFileNameWithoutExtension checkpoint + ".loss.png")
@@ -102,10 +121,17 @@ module TrainCommand =
         let clock = Stopwatch.StartNew()
         let output = args.GetResult(TrainArgs.Output, "rnnad-model.safetensors")
         if String.IsNullOrWhiteSpace output then Options.fail "--output must name a file"
+        let textPath = args.TryGetResult TrainArgs.Text
+        let curve = lossCurvePath output
+        // Both outputs are checked before the text is even read: a run that cannot keep its result, or would
+        // write over its own text, must not start.
+        checkOutput "--output" output (Option.toList textPath)
+        checkOutput "the loss curve (written next to --output)" curve (Option.toList textPath)
         let source, text =
-            match args.TryGetResult TrainArgs.Text with
+            match textPath with
             | Some path -> sprintf "'%s'" path, TextFile.read path
             | None -> DefaultText.description, DefaultText.read ()
+        let digest = Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes text))
         let characters = Tokenize.characters text
         let window = Options.positive "--window" (args.GetResult(TrainArgs.Window, 32))
         let stride = Options.positive "--stride" (args.GetResult(TrainArgs.Stride, max 1 (window / 2)))
@@ -134,16 +160,25 @@ module TrainCommand =
             [ "text", source; "window", string window; "stride", string stride; "batch-size", string batchSize
               "learning-rate", rate.ToString("R", CultureInfo.InvariantCulture); "optimizer", Optimizers.name options.Optimizer
               "bptt", (match options.TruncateEvery with Some k -> string k | None -> "none")
-              "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed ]
+              "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed; digestKey, digest ]
             |> List.map (fun (k, v) -> k + "=" + v) |> fun parts -> String.Join("; ", parts)
         match s.Metadata.TryFind optionsKey with
         | Some saved when s.Resumed && saved <> fingerprint ->
+            let parse (text: string) = text.Split("; ") |> Array.map (fun kv -> let i = kv.IndexOf '=' in kv.[.. i - 1], kv.[i + 1 ..]) |> Map.ofArray
+            let before = parse saved
+            // A checkpoint from an rnnad that did not record the text's digest resumes on its options alone.
+            let now = if before.ContainsKey digestKey then parse fingerprint else (parse fingerprint).Remove digestKey
+            match before.TryFind digestKey with
+            | Some was when was <> digest ->
+                raise (CommandFailedException(
+                    sprintf "--resume: the text %s changed since the run started (its SHA-256 was %s, now %s); resume with the text the run trained on"
+                        source was digest))
+            | _ -> ()
             let differing =
-                let parse (text: string) = text.Split("; ") |> Array.map (fun kv -> let i = kv.IndexOf '=' in kv.[.. i - 1], kv.[i + 1 ..]) |> Map.ofArray
-                let before, now = parse saved, parse fingerprint
                 now |> Map.toList |> List.filter (fun (k, v) -> before.TryFind k <> Some v)
                 |> List.map (fun (k, v) -> sprintf "--%s %s (the run used %s)" k v (defaultArg (before.TryFind k) "nothing"))
-            raise (CommandFailedException(sprintf "--resume must repeat the options the run started with: %s" (String.Join(", ", differing))))
+            if not differing.IsEmpty then
+                raise (CommandFailedException(sprintf "--resume must repeat the options the run started with: %s" (String.Join(", ", differing))))
         | _ -> ()
         let ids =
             match characters |> Array.tryFindIndex (fun c -> (s.Vocabulary.TryId c).IsNone) with
@@ -155,7 +190,6 @@ module TrainCommand =
         let examples = Windows.strided window stride ids
         let batchesPerEpoch = (examples.Length + batchSize - 1) / batchSize
         let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch batchSize Batching.languageModel examples); Validation = None }
-        let curve = lossCurvePath output
         let distinct = characters |> Array.distinct |> Array.length
 
         Terminal.heading t "rnnad train: a character language model"
@@ -174,11 +208,33 @@ module TrainCommand =
         if s.Spec.Dropout > 0.0 && s.Spec.Layers = 1 then
             Terminal.line t "  note: dropout acts between stacked layers, so with one layer it changes nothing (as in PyTorch)."
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath output)) |> ignore
         let mutable saved = None
+        // Where saves go once --output has failed (checked above, it can still vanish or fill up), and why.
+        let mutable rescued: (string * string) option = None
         let save (state: TrainingState) =
-            TrainingCheckpoint.saveWith output s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
+            let write path = TrainingCheckpoint.saveWith path s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
+            let failed (e: exn) = e :? IOException || e :? UnauthorizedAccessException
+            try
+                write output
+                // The output works (again): a rescued copy is older than it.
+                rescued |> Option.iter (fun (path, _) -> try File.Delete path with _ -> ())
+                rescued <- None
+            with e when failed e ->
+                let candidates = match rescued with Some (path, _) -> [ path ] | None -> rescuePaths output
+                let rec firstThatWorks (paths: string list) (errors: string list) =
+                    match paths with
+                    | [] ->
+                        raise (CommandFailedException(
+                            sprintf "could not write '%s' (%s), nor a rescue copy (%s); the trained model is lost" output e.Message (String.Join("; ", List.rev errors))))
+                    | path :: rest ->
+                        try
+                            write path
+                            path
+                        with e2 when failed e2 -> firstThatWorks rest (e2.Message :: errors)
+                rescued <- Some(firstThatWorks candidates [], e.Message)
             saved <- Some state.StepsDone
+        // Where the last save landed.
+        let savedIn () = match rescued with Some (path, _) -> path | None -> output
         let batchLosses = ResizeArray<float * float>()
         let epochReports = ResizeArray<EpochReport * int>()
         let mutable batchesThisEpoch = 0
@@ -210,9 +266,13 @@ module TrainCommand =
                 raise (CommandFailedException(message + "; try a lower --learning-rate or a smaller --clip-norm"))
             | :? OperationCanceledException ->
                 match saved with
-                | Some steps -> raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" output steps))
+                | Some steps -> raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" (savedIn ()) steps))
                 | None -> raise (OperationCanceledException "interrupted before any checkpoint was saved (--checkpoint-every saves during training)")
         save final
+        match rescued with
+        | Some (path, reason) ->
+            raise (CommandFailedException(sprintf "could not write '%s' (%s); the trained model is saved in '%s' instead" output reason path))
+        | None -> ()
 
         if t.Rich.IsSome then
             let reports = epochReports.ToArray()
