@@ -18,7 +18,7 @@ module SampleCommand =
     /// Generates as the options say; returns the exit code.
     let run (t: Terminal) (_: CancellationToken) (args: ParseResults<SampleArgs>) : int =
         let path = args.GetResult(SampleArgs.Model, "rnnad-model.safetensors")
-        let length = Options.nonNegative "--length" (args.GetResult(SampleArgs.Length, 200))
+        let length = Limits.generated "--length" (args.GetResult(SampleArgs.Length, 200))
         let sampling =
             { Temperature = Options.nonNegativeNumber "--temperature" (args.GetResult(SampleArgs.Temperature, 0.8))
               TopK = args.TryGetResult SampleArgs.Top_K |> Option.map (Options.positive "--top-k")

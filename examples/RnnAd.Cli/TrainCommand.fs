@@ -74,7 +74,10 @@ module TrainCommand =
 
     /// A new model, or the checkpoint at `output` when resuming; model options are refused with --resume, since
     /// the checkpoint fixes the model.
-    let private start (args: ParseResults<TrainArgs>) (output: string) (characters: string[]) (options: TrainingOptions) (epochs: int) : Start =
+    let private start
+        (args: ParseResults<TrainArgs>) (output: string) (characters: string[]) (options: TrainingOptions) (epochs: int)
+        (checkModel: ModelSpec -> ModelOptions -> unit)
+        : Start =
         if args.Contains TrainArgs.Resume then
             let given =
                 [ args.Contains TrainArgs.Cell, "--cell"; args.Contains TrainArgs.Hidden, "--hidden"; args.Contains TrainArgs.Layers, "--layers"
@@ -107,6 +110,11 @@ module TrainCommand =
                   Head = HeadKind.PerStep
                   HeadHidden = []
                   Outputs = vocabulary.Count }
+            checkModel spec
+                { Hidden = sprintf "--hidden %d" spec.HiddenSize
+                  Layers = sprintf "--layers %d" spec.Layers
+                  Input = (if embedding = 0 then sprintf "one-hot input of the text's %d characters" vocabulary.Count else sprintf "--embedding %d" embedding)
+                  Outputs = sprintf "%d outputs (the text's characters)" vocabulary.Count }
             let seed = args.GetResult(TrainArgs.Seed, 1)
             { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
               Metadata = Map.empty }
@@ -129,7 +137,13 @@ module TrainCommand =
         checkOutput "the loss curve (written next to --output)" curve (Option.toList textPath)
         let source, text =
             match textPath with
-            | Some path -> sprintf "'%s'" path, TextFile.read path
+            | Some path ->
+                // Reading and tokenizing hold about 15 bytes per byte of text at their peak (the bytes, the string,
+                // a reference per character, its id): a text that cannot fit is refused before it is read.
+                if FileKind.ofPath path = FileKind.Regular then
+                    let length = FileInfo(path).Length
+                    Limits.requireMemory (sprintf "--text '%s' has %s bytes; reading it for training" path (count length)) (float length * 15.0) "give a shorter text"
+                sprintf "'%s'" path, TextFile.read path
             | None -> DefaultText.description, DefaultText.read ()
         let digest = Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes text))
         let characters = Tokenize.characters text
@@ -144,7 +158,7 @@ module TrainCommand =
         let rate = Options.positiveNumber "--learning-rate" (args.GetResult(TrainArgs.Learning_Rate, 0.01))
         let clip = Options.nonNegativeNumber "--clip-norm" (args.GetResult(TrainArgs.Clip_Norm, 1.0))
         let seed = args.GetResult(TrainArgs.Seed, 1)
-        let sampleLength = Options.nonNegative "--sample-length" (args.GetResult(TrainArgs.Sample_Length, 200))
+        let sampleLength = Limits.generated "--sample-length" (args.GetResult(TrainArgs.Sample_Length, 200))
         let options =
             { Optimizer = Options.optimizer (args.GetResult(TrainArgs.Optimizer, "adam"))
               Schedule = Schedule.Constant rate
@@ -154,7 +168,28 @@ module TrainCommand =
               ClipValue = None
               Seed = Seed.derive seed "training"
               CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every") }
-        let s = start args output characters options epochs
+        // The data's sizes, counted in int64 before anything is built: a size no machine holds is refused
+        // naming its option, not met as an out-of-memory error (or a count wrapped around) later.
+        let windowCount = int64 (characters.Length - window - 1) / int64 stride + 1L
+        let batchesPerEpoch = (windowCount - 1L) / int64 batchSize + 1L
+        if int64 epochs * batchesPerEpoch > Limits.maxUpdates then
+            Options.fail (sprintf "--epochs %d makes %s updates (%s per epoch); one run makes at most %s (its loss curve keeps each one's loss)"
+                            epochs (count (int64 epochs * batchesPerEpoch)) (count batchesPerEpoch) (count Limits.maxUpdates))
+        // Each window is held twice (inputs and targets) as examples and again in an epoch's batches.
+        let dataBytes = float windowCount * 4.0 * (4.0 * float window + 32.0) + float characters.Length * 12.0
+        Limits.requireMemory
+            (sprintf "--window %d with --stride %d cuts the text into %s windows, which" window stride (count windowCount)) dataBytes
+            "raise --stride or lower --window"
+        // One batch's trace: per step and sequence every layer's gates and states, the input and the head's scores,
+        // kept forward and their adjoints backward.
+        let checkModel (spec: ModelSpec) (names: ModelOptions) =
+            let steps = float (match options.TruncateEvery with Some k -> min k window | None -> window)
+            let inputWidth = match spec.Input with InputEncoding.Embedding (_, d) -> float d | InputEncoding.OneHot v -> float v | InputEncoding.Features f -> float f
+            let perStep = float spec.Layers * float spec.HiddenSize * float (spec.Cell.Gates + 3) + inputWidth + 3.0 * float spec.Outputs
+            let traceBytes = float (min (int64 batchSize) windowCount) * steps * perStep * 8.0 * 2.0
+            Limits.checkModel spec names (sprintf "training on batches of --batch-size %d × --window %d steps" batchSize window) (dataBytes + traceBytes)
+                "lower --hidden, --layers, --batch-size or --window"
+        let s = start args output characters options epochs checkModel
         // Everything but --epochs shapes the continuation: a resume must use the options the run started with.
         let fingerprint =
             [ "text", source; "window", string window; "stride", string stride; "batch-size", string batchSize
@@ -188,7 +223,7 @@ module TrainCommand =
                         (Options.quote characters.[i]) i))
             | None -> Vocabulary.encode s.Vocabulary characters
         let examples = Windows.strided window stride ids
-        let batchesPerEpoch = (examples.Length + batchSize - 1) / batchSize
+        let batchesPerEpoch = int batchesPerEpoch
         let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch batchSize Batching.languageModel examples); Validation = None }
         let distinct = characters |> Array.distinct |> Array.length
 

@@ -40,6 +40,21 @@ module CliSupport =
         for fragment in fragments do
             Expect.stringContains errorLines.[0] fragment (sprintf "%s: the line names the problem" what)
 
+    /// Runs the rnnad program built next to the test suite as a process with extra environment variables;
+    /// returns its exit code, standard output and standard error.
+    let program (argv: string list) (environment: (string * string) list) : int * string * string =
+        let info = Diagnostics.ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rnnad.dll"))
+        for a in argv do
+            info.ArgumentList.Add a
+        for name, value in environment do
+            info.Environment.[name] <- value
+        use p = Diagnostics.Process.Start info
+        let out = p.StandardOutput.ReadToEndAsync()
+        let error = p.StandardError.ReadToEnd()
+        p.WaitForExit()
+        p.ExitCode, out.Result, error
+
     /// A 100-character text of four letters: its vocabulary, windows and batches can be counted by hand.
     let abcd = String.replicate 25 "abcd"
 

@@ -35,6 +35,50 @@ let sizes =
                     CliSupport.expectError 2 [ "--window " + window; "100 characters" ] run ("--window " + window)
                     Expect.isFalse (File.Exists(Path.Combine(folder, "model.safetensors"))) "no checkpoint is written")
         }
+        test "sizes no machine could hold are refused before any work, naming the option" {
+            TempFolder.run (fun folder ->
+                for option, value in
+                    [ "--layers", "2147483647"; "--hidden", "2147483647"; "--hidden", "1000000"; "--embedding", "2147483647"
+                      "--sample-length", "2147483647"; "--epochs", "2147483647"; "--batch-size", "2147483647"; "--stride", "2147483647" ] do
+                    let run = tiny folder [ option, value ]
+                    let what = sprintf "train %s %s" option value
+                    if option = "--batch-size" || option = "--stride" then
+                        // One batch of every window, or one window: small work, which runs.
+                        CliSupport.expectSuccess run what
+                    else
+                        if run.Code <> 1 && run.Code <> 2 then failtestf "%s: expected exit code 1 or 2, got %d: %s" what run.Code run.Error
+                        CliSupport.expectError run.Code [ option + " " + value ] run what
+                        Expect.equal run.Out "" (sprintf "%s: refused before training" what))
+        }
+        test "sample and gradcheck refuse sizes no machine could hold, naming the option" {
+            TempFolder.run (fun folder ->
+                CliSupport.expectSuccess (tiny folder []) "a model to sample from"
+                let model = Path.Combine(folder, "model.safetensors")
+                let cases =
+                    [ [ "sample"; "--model"; model; "--length"; "2147483647" ], "--length 2147483647"
+                      for option in [ "--batch"; "--time"; "--input"; "--hidden"; "--layers"; "--outputs" ] do
+                          [ "gradcheck"; option; "2147483647" ], option + " 2147483647"
+                      [ "gradcheck"; "--batch"; "1000000"; "--time"; "1000000" ], "--batch 1000000" ]
+                for argv, fragment in cases do
+                    let what = String.Join(" ", argv)
+                    let run = rnnad argv
+                    if run.Code <> 1 && run.Code <> 2 then failtestf "%s: expected exit code 1 or 2, got %d: %s" what run.Code run.Error
+                    CliSupport.expectError run.Code [ fragment ] run what
+                    Expect.equal run.Out "" (sprintf "%s: refused before any work" what))
+        }
+        test "a text too long for the memory this process may use is refused before it is read" {
+            TempFolder.run (fun folder ->
+                let text = Path.Combine(folder, "long.txt")
+                do
+                    // Sparse: 200 MB long, nothing written. The child process's heap is capped at 256 MB.
+                    use s = new FileStream(text, FileMode.CreateNew)
+                    s.SetLength 200_000_000L
+                let code, out, error =
+                    CliSupport.program [ "train"; "--text"; text; "--output"; Path.Combine(folder, "m.safetensors") ] [ "DOTNET_GCHeapHardLimit", "0x10000000" ]
+                Expect.equal code 1 (sprintf "exit code; stderr: %s" error)
+                Expect.equal out "" "nothing on stdout"
+                CliSupport.expectError 1 [ "--text"; "long.txt"; "200,000,000 bytes" ] { Code = code; Out = out; Error = error } "a long text")
+        }
     ]
 
 /// A writer that runs `act` once, the first time a line holding `trigger` is written: the hook tests use to
