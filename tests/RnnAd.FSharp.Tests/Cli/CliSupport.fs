@@ -41,7 +41,8 @@ module CliSupport =
             Expect.stringContains errorLines.[0] fragment (sprintf "%s: the line names the problem" what)
 
     /// Runs the rnnad program built next to the test suite as a process with extra environment variables;
-    /// returns its exit code, standard output and standard error.
+    /// returns its exit code, standard output and standard error. A process still running after five minutes
+    /// is killed and fails the test: a guard against a hang, far above what any case here needs.
     let program (argv: string list) (environment: (string * string) list) : int * string * string =
         let info = Diagnostics.ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rnnad.dll"))
@@ -51,9 +52,11 @@ module CliSupport =
             info.Environment.[name] <- value
         use p = Diagnostics.Process.Start info
         let out = p.StandardOutput.ReadToEndAsync()
-        let error = p.StandardError.ReadToEnd()
-        p.WaitForExit()
-        p.ExitCode, out.Result, error
+        let error = p.StandardError.ReadToEndAsync()
+        if not (p.WaitForExit(TimeSpan.FromMinutes 5.0)) then
+            p.Kill true
+            failtestf "rnnad %s did not finish within five minutes" (String.Join(" ", argv))
+        p.ExitCode, out.Result, error.Result
 
     /// A 100-character text of four letters: its vocabulary, windows and batches can be counted by hand.
     let abcd = String.replicate 25 "abcd"
