@@ -50,6 +50,8 @@ module FileKind =
     /// available or fails for a reason other than the path not existing.
     let private native (path: string) : (FileKind * FileIdentity option) option =
         if not nativeAvailable then None
+        // No file name holds a NUL, and the C string would end there, naming another file.
+        elif path.Contains '\000' then Some(FileKind.Missing, None)
         else
             // stx_mode (u16) at byte 28, stx_ino (u64) at 32, stx_dev_major and stx_dev_minor (u32) at 136 and 140.
             let buffer = Array.zeroCreate<byte> 256

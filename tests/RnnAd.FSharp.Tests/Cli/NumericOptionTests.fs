@@ -96,25 +96,22 @@ let private config (name: string) =
     let seed = name |> Seq.fold (fun (h: uint64) c -> (h ^^^ uint64 c) * 0x100000001B3UL) 0xCBF29CE484222325UL
     { FsCheckConfig.defaultConfig with maxTest = 10; replay = Some(seed, 0x9E3779B97F4A7C15UL, None) }
 
+/// Two tests of one option: its edge values, and FsCheck's draws of the option's type.
+let private optionTests (edgesName: string) (typeName: string) (edges: 'a list) (show: 'a -> string) (command: Command, option: string) : Test list =
+    let name = sprintf "%s %s at any %s" command.Name option typeName
+    [ test (sprintf "%s %s at %s" command.Name option edgesName) {
+          for value in edges do
+              tryValue command option (show value)
+      }
+      testPropertyWithConfig (config name) name <| fun (value: 'a) -> tryValue command option (show value) ]
+
 [<Tests>]
 let tests =
     testList "Cli/numeric options" [
         for command, options in intOptions do
             for option in options do
-                test (sprintf "%s %s at the ends of int's range" command.Name option) {
-                    for value in edgeInts do
-                        tryValue command option (string value)
-                }
-                let name = sprintf "%s %s at any int" command.Name option
-                testPropertyWithConfig (config name) name <| fun (value: int) ->
-                    tryValue command option (string value)
+                yield! optionTests "the ends of int's range" "int" edgeInts string (command, option)
         for command, options in floatOptions do
             for option in options do
-                test (sprintf "%s %s at NaN, the infinities, zeros and the extremes" command.Name option) {
-                    for value in edgeFloats do
-                        tryValue command option (format value)
-                }
-                let name = sprintf "%s %s at any float" command.Name option
-                testPropertyWithConfig (config name) name <| fun (value: float) ->
-                    tryValue command option (format value)
+                yield! optionTests "NaN, the infinities, zeros and the extremes" "float" edgeFloats format (command, option)
     ]

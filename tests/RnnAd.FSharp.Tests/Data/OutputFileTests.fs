@@ -26,7 +26,9 @@ let kinds =
                 let cases =
                     [ file, FileKind.Regular; dir, FileKind.Directory; "/dev/null", FileKind.CharacterDevice; fifo, FileKind.Fifo
                       socket, FileKind.Socket; Path.Combine(dir, "absent"), FileKind.Missing; Path.Combine(file, "under-a-file"), FileKind.Missing
-                      link, FileKind.Regular; dangling, FileKind.Missing ]
+                      link, FileKind.Regular; dangling, FileKind.Missing
+                      // The C string would end at the NUL and name the folder.
+                      dir + "\000/file.txt", FileKind.Missing ]
                 for path, kind in cases do
                     Expect.equal (FileKind.ofPath path) kind path)
         }
