@@ -189,6 +189,15 @@ let files =
                 let run = tiny folder [ "--epochs", "2"; "--resume", ""; "--hidden", null; "--embedding", null ]
                 CliSupport.expectError 1 [ text; "changed"; "SHA-256" ] run "resume with another text")
         }
+        test "sample names an empty token in a checkpoint's vocabulary as empty, not as a multi-character token" {
+            TempFolder.run (fun folder ->
+                let spec: RnnAd.FSharp.ModelSpec =
+                    { Cell = RnnAd.FSharp.CellKind.Gru; Input = RnnAd.FSharp.InputEncoding.Embedding(3, 2); HiddenSize = 2; Layers = 1
+                      Bidirectional = false; Dropout = 0.0; Head = RnnAd.FSharp.HeadKind.PerStep; HeadHidden = []; Outputs = 3 }
+                let model = Path.Combine(folder, "empty-token.safetensors")
+                RnnAd.FSharp.Checkpoint.save model spec (Some [| "a"; ""; "c" |]) (RnnAd.FSharp.SequenceModel.init spec 1)
+                CliSupport.expectError 1 [ "empty-token.safetensors"; "an empty token (id 1)" ] (rnnad [ "sample"; "--model"; model ]) "sample")
+        }
         test "a checkpoint from before texts were digested resumes on its options alone" {
             TempFolder.run (fun folder ->
                 CliSupport.expectSuccess (tiny folder []) "first epoch"
