@@ -42,10 +42,10 @@ type TrainArgs =
             | Clip_Norm _ -> "clip the gradients' global norm to this; 0 turns clipping off (default 1)."
             | Dropout _ -> "dropout between stacked layers, in [0, 1) (default 0)."
             | Seed _ -> "seed of the initialisation, the shuffling, dropout and the final sample (default 1)."
-            | Output _ -> "checkpoint to write; the loss curve goes next to it as <name>.loss.png (default rnnad-model.safetensors)."
+            | Output _ -> "checkpoint to write, its folder created if missing; the loss curve goes next to it as <name>.loss.png (default rnnad-model.safetensors)."
             | Checkpoint_Every _ -> "also save the checkpoint every this many batches (default: only at the end)."
             | Resume -> "continue the training checkpoint at --output; give the same text and training options as before."
-            | Sample_Length _ -> "characters to generate after training; 0 for none (default 200)."
+            | Sample_Length _ -> "characters to generate after training, at most 10,000,000; 0 for none (default 200)."
 
 /// `rnnad sample`: text from a trained character model.
 type SampleArgs =
@@ -61,7 +61,7 @@ type SampleArgs =
             match a with
             | Model _ -> "checkpoint written by rnnad train (default rnnad-model.safetensors)."
             | Prompt _ -> "text to continue (default: the most frequent character of the training text)."
-            | Length _ -> "characters to generate (default 200)."
+            | Length _ -> "characters to generate, at most 10,000,000 (default 200)."
             | Temperature _ -> "softmax temperature; 0 always picks the most likely character (default 0.8)."
             | Top_K _ -> "draw only among the k most likely characters (default: all)."
             | Seed _ -> "seed of the draws: the same seed gives the same text (default 0)."

@@ -55,7 +55,22 @@ module GradCheckCommand =
               Dropout = 0.0
               Head = Options.head (args.GetResult(GradCheckArgs.Head, "per-step"))
               HeadHidden = []
-              Outputs = Options.positive "--outputs" (args.GetResult(GradCheckArgs.Outputs, 3)); Loss = Loss.crossEntropy }
+              Outputs = Options.positive "--outputs" (args.GetResult(GradCheckArgs.Outputs, 3))
+              Loss = Loss.crossEntropy }
+        // Counted in floating point before anything is built: batch × time × features overflows int long
+        // before it reaches a size no array holds.
+        let values = float batchSize * float time * float features
+        if values > float Array.MaxLength then
+            Options.fail (sprintf "--batch %d × --time %d × --input %d make an input of %s values, more than one array holds (%s)"
+                            batchSize time features (values.ToString("N0", CultureInfo.InvariantCulture)) (Array.MaxLength.ToString("N0", CultureInfo.InvariantCulture)))
+        // AD and the hand-derived BPTT each keep every step's gates and states, forward and backward.
+        let perStep =
+            float spec.Layers * (if spec.Bidirectional then 2.0 else 1.0) * float spec.HiddenSize * float (Limits.gates spec.Cell + 3) + float features + 3.0 * float spec.Outputs
+        Limits.checkModel spec
+            { Hidden = sprintf "--hidden %d" spec.HiddenSize; Layers = sprintf "--layers %d" spec.Layers
+              Input = sprintf "--input %d" features; Outputs = sprintf "--outputs %d" spec.Outputs }
+            (sprintf "checking a batch of --batch %d × --time %d steps" batchSize time) (float batchSize * float time * perStep * 8.0 * 4.0)
+            "lower --hidden, --layers, --batch or --time"
         let bptt = args.TryGetResult GradCheckArgs.Bptt |> Option.map (Options.positive "--bptt")
         let finiteDifferences = args.Contains GradCheckArgs.Finite_Differences
         match bptt with

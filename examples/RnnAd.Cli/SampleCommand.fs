@@ -18,7 +18,7 @@ module SampleCommand =
     /// Generates as the options say; returns the exit code.
     let run (t: Terminal) (_: CancellationToken) (args: ParseResults<SampleArgs>) : int =
         let path = args.GetResult(SampleArgs.Model, "rnnad-model.safetensors")
-        let length = Options.nonNegative "--length" (args.GetResult(SampleArgs.Length, 200))
+        let length = Limits.generated "--length" (args.GetResult(SampleArgs.Length, 200))
         let sampling =
             { Temperature = Options.nonNegativeNumber "--temperature" (args.GetResult(SampleArgs.Temperature, 0.8))
               TopK = args.TryGetResult SampleArgs.Top_K |> Option.map (Options.positive "--top-k")
@@ -29,11 +29,11 @@ module SampleCommand =
             match model.Vocabulary with
             | Some tokens -> tokens
             | None -> raise (InvalidDataException(sprintf "checkpoint '%s' holds no vocabulary, so its ids cannot be turned into text" path))
-        match tokens |> Array.tryFind (isCharacter >> not) with
-        | Some token ->
+        match tokens |> Array.tryFindIndex (isCharacter >> not) with
+        | Some id ->
+            let token = if tokens.[id] = "" then sprintf "an empty token (id %d)" id else sprintf "the multi-character token %s" (Options.quote tokens.[id])
             raise (InvalidDataException(
-                sprintf "checkpoint '%s' holds a vocabulary with the multi-character token %s; rnnad sample reads character models such as rnnad train writes"
-                    path (Options.quote token)))
+                sprintf "checkpoint '%s' holds a vocabulary with %s; rnnad sample reads character models such as rnnad train writes" path token))
         | None -> ()
         let vocabulary = Vocabulary.ofTokens tokens
         // Vocabulary.build orders by frequency, so id 0 is the training text's most frequent character.

@@ -28,6 +28,25 @@ module TrainCommand =
     /// The metadata key holding the options a run was started with, so a resume can refuse to change them.
     let private optionsKey = "rnnad.cli.train"
 
+    /// The fingerprint's entry for the SHA-256 of the text (its UTF-8 bytes), so a resume can refuse a text
+    /// that changed under the same name.
+    let private digestKey = "text-sha256"
+
+    /// Refuses, before any work, an output `option` names that cannot be written or would destroy an input.
+    let private checkOutput (option: string) (path: string) (inputs: string list) : unit =
+        try OutputFile.checkCreatingDirectory path inputs |> ignore
+        with
+        | :? IOException
+        | :? UnauthorizedAccessException as e -> raise (CommandFailedException(sprintf "%s: %s" option e.Message))
+
+    /// Where a checkpoint goes when its output cannot be written at the end of training: a new file in the
+    /// system's temporary folder, or failing that the current one, so that a trained model is never lost.
+    let private rescuePaths (output: string) : string list =
+        let name =
+            sprintf "rnnad-rescued-%s-%s-%s.safetensors" (Path.GetFileNameWithoutExtension output)
+                (DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)) (Guid.NewGuid().ToString("N").Substring(0, 8))
+        [ Path.Combine(Path.GetTempPath(), name); Path.GetFullPath name ]
+
     /// The loss curve's path: next to the checkpoint, `<name>.loss.png` (relative when the checkpoint's is).
     let lossCurvePath (checkpoint: string) : string =
         Path.Combine(Path.GetDirectoryName checkpoint, Path.GetFileNameWithoutExtension checkpoint + ".loss.png")
@@ -55,7 +74,10 @@ module TrainCommand =
 
     /// A new model, or the checkpoint at `output` when resuming; model options are refused with --resume, since
     /// the checkpoint fixes the model.
-    let private start (args: ParseResults<TrainArgs>) (output: string) (characters: string[]) (options: TrainingOptions) (epochs: int) : Start =
+    let private start
+        (args: ParseResults<TrainArgs>) (output: string) (characters: string[]) (options: TrainingOptions) (epochs: int)
+        (checkModel: ModelSpec -> ModelOptions -> unit)
+        : Start =
         if args.Contains TrainArgs.Resume then
             let given =
                 [ args.Contains TrainArgs.Cell, "--cell"; args.Contains TrainArgs.Hidden, "--hidden"; args.Contains TrainArgs.Layers, "--layers"
@@ -87,7 +109,13 @@ module TrainCommand =
                   Dropout = Options.probability "--dropout" (args.GetResult(TrainArgs.Dropout, 0.0))
                   Head = HeadKind.PerStep
                   HeadHidden = []
-                  Outputs = vocabulary.Count; Loss = Loss.crossEntropy }
+                  Outputs = vocabulary.Count
+                  Loss = Loss.crossEntropy }
+            checkModel spec
+                { Hidden = sprintf "--hidden %d" spec.HiddenSize
+                  Layers = sprintf "--layers %d" spec.Layers
+                  Input = (if embedding = 0 then sprintf "one-hot input of the text's %d characters" vocabulary.Count else sprintf "--embedding %d" embedding)
+                  Outputs = sprintf "%d outputs (the text's characters)" vocabulary.Count }
             let seed = args.GetResult(TrainArgs.Seed, 1)
             { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
               Metadata = Map.empty }
@@ -102,21 +130,36 @@ module TrainCommand =
         let clock = Stopwatch.StartNew()
         let output = args.GetResult(TrainArgs.Output, "rnnad-model.safetensors")
         if String.IsNullOrWhiteSpace output then Options.fail "--output must name a file"
+        let textPath = args.TryGetResult TrainArgs.Text
+        let curve = lossCurvePath output
+        // Both outputs are checked before the text is even read: a run that cannot keep its result, or would
+        // write over its own text, must not start.
+        checkOutput "--output" output (Option.toList textPath)
+        checkOutput "the loss curve (written next to --output)" curve (Option.toList textPath)
         let source, text =
-            match args.TryGetResult TrainArgs.Text with
-            | Some path -> sprintf "'%s'" path, TextFile.read path
+            match textPath with
+            | Some path ->
+                // Reading and tokenizing hold about 15 bytes per byte of text at their peak (the bytes, the string,
+                // a reference per character, its id): a text that cannot fit is refused before it is read.
+                if FileKind.ofPath path = FileKind.Regular then
+                    let length = FileInfo(path).Length
+                    Limits.requireMemory (sprintf "--text '%s' has %s bytes; reading it for training" path (count length)) (float length * 15.0) "give a shorter text"
+                sprintf "'%s'" path, TextFile.read path
             | None -> DefaultText.description, DefaultText.read ()
+        let digest = Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes text))
         let characters = Tokenize.characters text
         let window = Options.positive "--window" (args.GetResult(TrainArgs.Window, 32))
         let stride = Options.positive "--stride" (args.GetResult(TrainArgs.Stride, max 1 (window / 2)))
-        if characters.Length < window + 1 then
-            Options.fail (sprintf "the text holds %d characters, too few for one window of %d plus the character after it; lower --window" characters.Length window)
+        // Compared without adding 1 to the window, which would wrap around at Int32.MaxValue.
+        if window >= characters.Length then
+            Options.fail (sprintf "--window %d is too long for the text: %s holds %d characters, so a window can hold at most %d (plus the character after it)"
+                            window source characters.Length (characters.Length - 1))
         let epochs = Options.positive "--epochs" (args.GetResult(TrainArgs.Epochs, 40))
         let batchSize = Options.positive "--batch-size" (args.GetResult(TrainArgs.Batch_Size, 32))
         let rate = Options.positiveNumber "--learning-rate" (args.GetResult(TrainArgs.Learning_Rate, 0.01))
         let clip = Options.nonNegativeNumber "--clip-norm" (args.GetResult(TrainArgs.Clip_Norm, 1.0))
         let seed = args.GetResult(TrainArgs.Seed, 1)
-        let sampleLength = Options.nonNegative "--sample-length" (args.GetResult(TrainArgs.Sample_Length, 200))
+        let sampleLength = Limits.generated "--sample-length" (args.GetResult(TrainArgs.Sample_Length, 200))
         let options =
             { Optimizer = Options.optimizer (args.GetResult(TrainArgs.Optimizer, "adam"))
               Schedule = Schedule.Constant rate
@@ -127,22 +170,52 @@ module TrainCommand =
               Seed = Seed.derive seed "training"
               CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every")
               RunawayFactor = Some 1e4 }
-        let s = start args output characters options epochs
+        // The data's sizes, counted in int64 before anything is built: a size no machine holds is refused
+        // naming its option, not met as an out-of-memory error (or a count wrapped around) later.
+        let windowCount = int64 (characters.Length - window - 1) / int64 stride + 1L
+        let batchesPerEpoch = (windowCount - 1L) / int64 batchSize + 1L
+        if int64 epochs * batchesPerEpoch > Limits.maxUpdates then
+            Options.fail (sprintf "--epochs %d makes %s updates (%s per epoch); one run makes at most %s (its loss curve keeps each one's loss)"
+                            epochs (count (int64 epochs * batchesPerEpoch)) (count batchesPerEpoch) (count Limits.maxUpdates))
+        // Each window is held twice (inputs and targets) as examples and again in an epoch's batches.
+        let dataBytes = float windowCount * 4.0 * (4.0 * float window + 32.0) + float characters.Length * 12.0
+        Limits.requireMemory
+            (sprintf "--window %d with --stride %d cuts the text into %s windows, which" window stride (count windowCount)) dataBytes
+            "raise --stride or lower --window"
+        // One batch's trace: per step and sequence every layer's gates and states, the input and the head's scores,
+        // kept forward and their adjoints backward.
+        let checkModel (spec: ModelSpec) (names: ModelOptions) =
+            let steps = float (match options.TruncateEvery with Some k -> min k window | None -> window)
+            let inputWidth = match spec.Input with InputEncoding.Embedding (_, d) -> float d | InputEncoding.OneHot v -> float v | InputEncoding.Features f -> float f
+            let perStep = float spec.Layers * float spec.HiddenSize * float (Limits.gates spec.Cell + 3) + inputWidth + 3.0 * float spec.Outputs
+            let traceBytes = float (min (int64 batchSize) windowCount) * steps * perStep * 8.0 * 2.0
+            Limits.checkModel spec names (sprintf "training on batches of --batch-size %d × --window %d steps" batchSize window) (dataBytes + traceBytes)
+                "lower --hidden, --layers, --batch-size or --window"
+        let s = start args output characters options epochs checkModel
         // Everything but --epochs shapes the continuation: a resume must use the options the run started with.
         let fingerprint =
             [ "text", source; "window", string window; "stride", string stride; "batch-size", string batchSize
               "learning-rate", rate.ToString("R", CultureInfo.InvariantCulture); "optimizer", Optimizers.name options.Optimizer
               "bptt", (match options.TruncateEvery with Some k -> string k | None -> "none")
-              "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed ]
+              "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed; digestKey, digest ]
             |> List.map (fun (k, v) -> k + "=" + v) |> fun parts -> String.Join("; ", parts)
         match s.Metadata.TryFind optionsKey with
         | Some saved when s.Resumed && saved <> fingerprint ->
+            let parse (text: string) = text.Split("; ") |> Array.map (fun kv -> let i = kv.IndexOf '=' in kv.[.. i - 1], kv.[i + 1 ..]) |> Map.ofArray
+            let before = parse saved
+            // A checkpoint from an rnnad that did not record the text's digest resumes on its options alone.
+            let now = if before.ContainsKey digestKey then parse fingerprint else (parse fingerprint).Remove digestKey
+            match before.TryFind digestKey with
+            | Some was when was <> digest ->
+                raise (CommandFailedException(
+                    sprintf "--resume: the text %s changed since the run started (its SHA-256 was %s, now %s); resume with the text the run trained on"
+                        source was digest))
+            | _ -> ()
             let differing =
-                let parse (text: string) = text.Split("; ") |> Array.map (fun kv -> let i = kv.IndexOf '=' in kv.[.. i - 1], kv.[i + 1 ..]) |> Map.ofArray
-                let before, now = parse saved, parse fingerprint
                 now |> Map.toList |> List.filter (fun (k, v) -> before.TryFind k <> Some v)
                 |> List.map (fun (k, v) -> sprintf "--%s %s (the run used %s)" k v (defaultArg (before.TryFind k) "nothing"))
-            raise (CommandFailedException(sprintf "--resume must repeat the options the run started with: %s" (String.Join(", ", differing))))
+            if not differing.IsEmpty then
+                raise (CommandFailedException(sprintf "--resume must repeat the options the run started with: %s" (String.Join(", ", differing))))
         | _ -> ()
         let ids =
             match characters |> Array.tryFindIndex (fun c -> (s.Vocabulary.TryId c).IsNone) with
@@ -152,9 +225,8 @@ module TrainCommand =
                         (Options.quote characters.[i]) i))
             | None -> Vocabulary.encode s.Vocabulary characters
         let examples = Windows.strided window stride ids
-        let batchesPerEpoch = (examples.Length + batchSize - 1) / batchSize
+        let batchesPerEpoch = int batchesPerEpoch
         let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch batchSize Batching.languageModel examples); Validation = None }
-        let curve = lossCurvePath output
         let distinct = characters |> Array.distinct |> Array.length
 
         Terminal.heading t "rnnad train: a character language model"
@@ -173,11 +245,33 @@ module TrainCommand =
         if s.Spec.Dropout > 0.0 && s.Spec.Layers = 1 then
             Terminal.line t "  note: dropout acts between stacked layers, so with one layer it changes nothing (as in PyTorch)."
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath output)) |> ignore
         let mutable saved = None
+        // Where saves go once --output has failed (checked above, it can still vanish or fill up), and why.
+        let mutable rescued: (string * string) option = None
         let save (state: TrainingState) =
-            TrainingCheckpoint.saveWith output s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
+            let write path = TrainingCheckpoint.saveWith path s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
+            let failed (e: exn) = e :? IOException || e :? UnauthorizedAccessException
+            try
+                write output
+                // The output works (again): a rescued copy is older than it.
+                rescued |> Option.iter (fun (path, _) -> try File.Delete path with _ -> ())
+                rescued <- None
+            with e when failed e ->
+                let candidates = match rescued with Some (path, _) -> [ path ] | None -> rescuePaths output
+                let rec firstThatWorks (paths: string list) (errors: string list) =
+                    match paths with
+                    | [] ->
+                        raise (CommandFailedException(
+                            sprintf "could not write '%s' (%s), nor a rescue copy (%s); the trained model is lost" output e.Message (String.Join("; ", List.rev errors))))
+                    | path :: rest ->
+                        try
+                            write path
+                            path
+                        with e2 when failed e2 -> firstThatWorks rest (e2.Message :: errors)
+                rescued <- Some(firstThatWorks candidates [], e.Message)
             saved <- Some state.StepsDone
+        // Where the last save landed.
+        let savedIn () = match rescued with Some (path, _) -> path | None -> output
         let batchLosses = ResizeArray<float * float>()
         let epochReports = ResizeArray<EpochReport * int>()
         let mutable batchesThisEpoch = 0
@@ -209,9 +303,13 @@ module TrainCommand =
                 raise (CommandFailedException(message + "; try a lower --learning-rate or a smaller --clip-norm"))
             | :? OperationCanceledException ->
                 match saved with
-                | Some steps -> raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" output steps))
+                | Some steps -> raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" (savedIn ()) steps))
                 | None -> raise (OperationCanceledException "interrupted before any checkpoint was saved (--checkpoint-every saves during training)")
         save final
+        match rescued with
+        | Some (path, reason) ->
+            raise (CommandFailedException(sprintf "could not write '%s' (%s); the trained model is saved in '%s' instead" output reason path))
+        | None -> ()
 
         if t.Rich.IsSome then
             let reports = epochReports.ToArray()

@@ -9,6 +9,7 @@ open System.Runtime.InteropServices
 open System.Text.Encodings.Web
 open System.Text.Json
 open System.Text.Unicode
+open RnnAd.FSharp.Data
 open RnnAd.FSharp.Storage
 
 /// The contents of a safetensors file.
@@ -66,14 +67,7 @@ module Safetensors =
             | _ -> Error(sprintf "found %s, which is not an integer below 2^63" (excerpt e))
 
     /// Whether a string is well-formed UTF-16 (no lone surrogate), i.e. encodable as UTF-8 without loss.
-    let internal isWellFormed (s: string) : bool =
-        let mutable ok = true
-        let mutable i = 0
-        while ok && i < s.Length do
-            if Char.IsHighSurrogate s.[i] && i + 1 < s.Length && Char.IsLowSurrogate s.[i + 1] then i <- i + 2
-            elif Char.IsSurrogate s.[i] then ok <- false
-            else i <- i + 1
-        ok
+    let internal isWellFormed (s: string) : bool = Tokenize.firstLoneSurrogate s < 0
 
     let private parseMetadata (path: string) (value: JsonElement) : Map<string, string> =
         match value.ValueKind with
@@ -207,9 +201,15 @@ module Safetensors =
         RawTensor.ofOwned (Array.copy e.Shape) values
 
     /// Reads and validates a safetensors file (F64, and F32 widened to float64). Any inconsistency raises an
-    /// `InvalidDataException` naming the file, the tensor, what was expected and what was found.
+    /// `InvalidDataException` naming the file, the tensor, what was expected and what was found. A missing
+    /// file raises FileNotFoundException; a directory, device, FIFO or socket raises IOException without being
+    /// opened (a FIFO would wait for a writer).
     let read (path: string) : SafetensorsFile =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "the path of a safetensors file must not be empty"
+        match FileKind.ofPath path with
+        | FileKind.Regular -> ()
+        | FileKind.Missing -> raise (FileNotFoundException(sprintf "safetensors file '%s' does not exist" path, path))
+        | kind -> raise (IOException(sprintf "safetensors file '%s' is %s, not a file that can be read" path (FileKind.describe kind)))
         use stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 65536, FileOptions.SequentialScan)
         let fileLength = stream.Length
         if fileLength < 8L then
@@ -301,18 +301,21 @@ module Safetensors =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "the path of a safetensors file must not be empty"
         if isNull tensors then nullArg "tensors"
         checkWritable path metadata tensors
-        let target = Path.GetFullPath path
+        let cannot = sprintf "cannot write safetensors file '%s'" path
+        let target =
+            try OutputFile.resolve path
+            with :? IOException as e -> raise (IOException(sprintf "%s: %s" cannot e.Message, e))
         let directory = Path.GetDirectoryName target
         if not (Directory.Exists directory) then
-            raise (DirectoryNotFoundException(sprintf "cannot write safetensors file '%s': the directory '%s' does not exist" path directory))
-        if Directory.Exists target then
-            raise (IOException(sprintf "cannot write safetensors file '%s': it is a directory" path))
+            raise (DirectoryNotFoundException(sprintf "%s: the directory '%s' does not exist" cannot directory))
+        OutputFile.requireRegularOrMissing cannot target
+        OutputFile.removeOrphans target
         let header = headerBytes metadata tensors
         // The temporary file lives beside the target so that the final rename stays within one file system,
-        // where it is atomic: readers see the old file or the new one, never a mixture.
-        let temp = Path.Combine(directory, sprintf ".%s.%s.tmp" (Path.GetFileName target) (Guid.NewGuid().ToString "N"))
+        // where it is atomic: readers see the old file or the new one, never a mixture. It stays open, and so
+        // locked against other writers' cleanup, until it has replaced the target.
+        let temp, stream = OutputFile.createTemporary target
         let writeTemp () =
-            use stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 65536)
             let lengthField = Array.zeroCreate<byte> 8
             BinaryPrimitives.WriteUInt64LittleEndian(lengthField.AsSpan(), uint64 header.Length)
             stream.Write(lengthField, 0, 8)
@@ -327,18 +330,26 @@ module Safetensors =
             // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
             stream.Flush true
         try
-            writeTemp ()
-            beforeCommit temp
-            File.Move(temp, target, true)
+            try
+                writeTemp ()
+                beforeCommit temp
+                File.Move(temp, target, true)
+            finally
+                stream.Dispose()
         with e ->
             try File.Delete temp with _ -> ()
             match e with
             | :? IOException
-            | :? UnauthorizedAccessException -> raise (IOException(sprintf "cannot write safetensors file '%s': %s" path e.Message, e))
+            | :? UnauthorizedAccessException -> raise (IOException(sprintf "%s: %s" cannot e.Message, e))
             | _ -> reraise ()
 
     /// Writes F64 tensors and metadata as a safetensors file, atomically: the data go to a temporary file in
-    /// the same directory, are flushed to disk, then renamed over `path`, so a failure leaves any existing
+    /// the same directory, are flushed to disk, then renamed over the target, so a failure leaves any existing
     /// file untouched. Tensors are stored in the given order; names must be unique and non-empty.
+    /// The target is `path` with a final symbolic link followed (`OutputFile.resolve`): the link is kept and
+    /// the file it points at is replaced. A target that exists must be a regular file: a directory, device,
+    /// FIFO or socket raises IOException and is left alone. The temporary file (".NAME.<32 hex>.tmp") is held
+    /// locked while it is written, and each write removes the ones of the same target that no live process
+    /// holds, which a writer killed mid-write leaves behind.
     let write (path: string) (metadata: (string * string) list) (tensors: (string * RawTensor)[]) : unit =
         writeWith ignore path metadata tensors

@@ -1,6 +1,7 @@
 namespace RnnAd.FSharp.Data
 
 open System
+open System.Globalization
 open System.IO
 open System.Text
 
@@ -19,13 +20,32 @@ module TextFile =
             let at = if e.Index >= 0 then sprintf " (invalid bytes near offset %d)" (start + e.Index) else ""
             raise (InvalidDataException(sprintf "file '%s' is not valid UTF-8%s" name at, e))
 
-    /// The bytes of a file, or FileNotFoundException naming it.
+    /// The longest file read, in bytes: the longest .NET string, so that the text always fits in one.
+    let maxBytes: int64 = 1_073_741_791L
+
+    /// Raises naming the file by `name` unless `path` is a regular file: FileNotFoundException when nothing
+    /// is there, IOException for a directory, a device, a FIFO or a socket, which are never opened (reading
+    /// /dev/zero would not end, and a FIFO waits for a writer).
+    let internal requireRegular (name: string) (path: string) : unit =
+        match FileKind.ofPath path with
+        | FileKind.Regular -> ()
+        | FileKind.Missing -> raise (FileNotFoundException(sprintf "file '%s' does not exist" name, path))
+        | kind -> raise (IOException(sprintf "file '%s' is %s, not a text file" name (FileKind.describe kind)))
+
+    /// The bytes of a regular file of at most `maxBytes` bytes; raises as `requireRegular` does, and
+    /// InvalidDataException naming the file and both sizes, before reading anything, when it is longer.
     let internal readBytes (name: string) (path: string) : byte[] =
-        if not (File.Exists path) then raise (FileNotFoundException(sprintf "file '%s' does not exist" name, path))
+        requireRegular name path
+        let length = FileInfo(path).Length
+        if length > maxBytes then
+            raise (InvalidDataException(
+                sprintf "file '%s' has %s bytes; a text file can have at most %s (the longest string)"
+                    name (length.ToString("N0", CultureInfo.InvariantCulture)) (maxBytes.ToString("N0", CultureInfo.InvariantCulture))))
         File.ReadAllBytes path
 
-    /// The text of a UTF-8 file (with or without byte-order mark). Raises FileNotFoundException when the
-    /// file is missing, and InvalidDataException when it is not UTF-8 or holds no text (empty or only white
+    /// The text of a UTF-8 file (with or without byte-order mark). Raises FileNotFoundException when the file
+    /// is missing, IOException when the path is a directory, a device, a FIFO or a socket, and
+    /// InvalidDataException when it is longer than `maxBytes`, not UTF-8 or holds no text (empty or only white
     /// space), each naming the file.
     let read (path: string) : string =
         if String.IsNullOrEmpty path then invalidArg "path" "the path of the text file is null or empty"
@@ -40,8 +60,10 @@ module TextFile =
     let readCharacters (path: string) (windowLength: int) : string[] =
         if windowLength <= 0 then invalidArg "windowLength" (sprintf "the window length must be positive, got %d" windowLength)
         let characters = Tokenize.characters (read path)
-        if characters.Length < windowLength + 1 then
+        // In int64, so that windowLength = Int32.MaxValue does not wrap around to a negative count.
+        let needed = int64 windowLength + 1L
+        if int64 characters.Length < needed then
             raise (InvalidDataException(
                 sprintf "file '%s' holds %d characters, shorter than one window of %d plus the character after it (%d needed)"
-                    path characters.Length windowLength (windowLength + 1)))
+                    path characters.Length windowLength needed))
         characters

@@ -1,6 +1,7 @@
 namespace RnnAd.FSharp
 
 open RnnAd
+open System
 open System.IO
 open System.Text.Json
 open RnnAd.FSharp.Storage
@@ -33,20 +34,29 @@ module TrainingCheckpoint =
             match model.Metadata.TryFind Checkpoint.trainingKey with
             | None -> bad (sprintf "metadata key '%s' is missing: this is a model checkpoint without training state" Checkpoint.trainingKey)
             | Some text -> text
-        let field (name: string) : int64 =
+        // Every field is read strictly: a hostile or damaged progress record is an error naming the field, never
+        // a wrapped-around epoch that silently restarts training.
+        let fields =
             try
                 use doc = JsonDocument.Parse progress
-                match doc.RootElement.TryGetProperty name with
-                | true, v when v.ValueKind = JsonValueKind.Number && v.GetInt64() >= 0L -> v.GetInt64()
-                | true, v -> bad (sprintf "'%s' in '%s' must be a non-negative integer, found %s" name Checkpoint.trainingKey (v.GetRawText()))
-                | _ -> bad (sprintf "'%s' is missing from '%s'" name Checkpoint.trainingKey)
+                if doc.RootElement.ValueKind <> JsonValueKind.Object then
+                    bad (sprintf "'%s' must be a JSON object of progress counts, found %s" Checkpoint.trainingKey (doc.RootElement.GetRawText()))
+                doc.RootElement.EnumerateObject() |> Seq.map (fun p -> p.Name, p.Value.Clone()) |> Map.ofSeq
             with :? JsonException as e -> bad (sprintf "'%s' is not well-formed JSON: %s" Checkpoint.trainingKey e.Message)
+        let field (name: string) (limit: int64) : int64 =
+            match fields.TryFind name with
+            | None -> bad (sprintf "'%s' is missing from '%s'" name Checkpoint.trainingKey)
+            | Some v ->
+                match (if v.ValueKind = JsonValueKind.Number then v.TryGetInt64() else (false, 0L)) with
+                | true, n when n >= 0L && n <= limit -> n
+                | _ -> bad (sprintf "'%s' in '%s' must be an integer from 0 to %d, found %s" name Checkpoint.trainingKey limit (v.GetRawText()))
+        let int32Field name = int (field name (int64 Int32.MaxValue))
         let state =
             { Parameters = model.Parameters
-              Optimizer = { Step = field "optimizer_step"; Buffers = NamedTensors(buffers |> Array.map (fun (n, t) -> n, Tensor.Constant t)) }
-              Epoch = int (field "epoch")
-              Batch = int (field "batch")
-              StepsDone = field "steps_done" }
+              Optimizer = { Step = field "optimizer_step" Int64.MaxValue; Buffers = NamedTensors(buffers |> Array.map (fun (n, t) -> n, Tensor.Constant t)) }
+              Epoch = int32Field "epoch"
+              Batch = int32Field "batch"
+              StepsDone = field "steps_done" Int64.MaxValue }
         model, state
 
     /// Loads a training checkpoint: the model and the state to resume from.

@@ -29,14 +29,24 @@ type Vocabulary private (tokens: string[], ids: IReadOnlyDictionary<string, int>
     /// The unknown token's spelling.
     static member UnknownToken = "<unk>"
 
+    /// Raises naming the token by `where` unless it is a non-empty, well-formed UTF-16 string: a lone
+    /// surrogate could be neither saved with a model nor printed, so it is refused where it is given.
+    static member internal CheckToken (argument: string) (where: string) (token: string) : unit =
+        if String.IsNullOrEmpty token then invalidArg argument (sprintf "%s is null or empty" where)
+        match Tokenize.firstLoneSurrogate token with
+        | -1 -> ()
+        | i ->
+            invalidArg argument (sprintf "%s is not well-formed UTF-16 text: it holds a lone surrogate U+%04X at index %d" where (int token.[i]) i)
+
     /// A vocabulary holding exactly `tokens` with ids in their order; `<pad>` must be first when present.
-    /// Raises naming the token and its positions when a token is null, empty or repeated.
+    /// Raises naming the token and its positions when a token is null, empty, repeated or not well-formed
+    /// UTF-16 (a lone surrogate).
     static member OfTokens(tokens: string[]) : Vocabulary =
         if isNull tokens then nullArg "tokens"
         if tokens.Length = 0 then invalidArg "tokens" "a vocabulary needs at least one token, got none"
         let ids = Dictionary<string, int>(StringComparer.Ordinal)
         tokens |> Array.iteri (fun i token ->
-            if String.IsNullOrEmpty token then invalidArg "tokens" (sprintf "token %d is null or empty" i)
+            Vocabulary.CheckToken "tokens" (sprintf "token %d" i) token
             match ids.TryGetValue token with
             | true, j -> invalidArg "tokens" (sprintf "token '%s' appears twice, at ids %d and %d" token j i)
             | _ -> ids.[token] <- i)
@@ -60,8 +70,10 @@ type Vocabulary private (tokens: string[], ids: IReadOnlyDictionary<string, int>
         | true, i -> Some i
         | _ -> None
 
-    /// The id of a token, if it is in the vocabulary (no mapping to `<unk>`).
+    /// The id of a token, if it is in the vocabulary (no mapping to `<unk>`); raises ArgumentNullException
+    /// for a null token.
     member _.TryId(token: string) : int option =
+        if isNull token then raise (ArgumentNullException("token", "the token to look up is null"))
         match ids.TryGetValue token with
         | true, i -> Some i
         | _ -> None
@@ -79,8 +91,10 @@ module Vocabulary =
     /// A vocabulary of the tokens in `sequences`, in a deterministic order: `<pad>` and `<unk>` first (as
     /// `options` asks), then the tokens seen at least `MinFrequency` times by descending frequency, ties in
     /// ordinal string order, the first `MaxSize` of them. `<pad>` and `<unk>` are reserved: occurrences in
-    /// the text are not counted as ordinary tokens, so `ofTokens v.Tokens` always gives `v` back.
+    /// the text are not counted as ordinary tokens, so `ofTokens v.Tokens` always gives `v` back. Raises naming
+    /// the token's position when one is null, empty or not well-formed UTF-16 (a lone surrogate).
     let build (options: VocabularyOptions) (sequences: seq<string[]>) : Vocabulary =
+        if isNull (box options) then nullArg "options"
         if isNull (box sequences) then nullArg "sequences"
         if options.MinFrequency < 1 then invalidArg "options" (sprintf "MinFrequency must be at least 1, got %d" options.MinFrequency)
         match options.MaxSize with
@@ -90,7 +104,7 @@ module Vocabulary =
         sequences |> Seq.iteri (fun s tokens ->
             if isNull tokens then invalidArg "sequences" (sprintf "sequence %d is null" s)
             tokens |> Array.iteri (fun i token ->
-                if String.IsNullOrEmpty token then invalidArg "sequences" (sprintf "token %d of sequence %d is null or empty" i s)
+                Vocabulary.CheckToken "sequences" (sprintf "token %d of sequence %d" i s) token
                 if token <> Vocabulary.PaddingToken && token <> Vocabulary.UnknownToken then
                     counts.[token] <- (match counts.TryGetValue token with | true, c -> c + 1 | _ -> 1)))
         let ordinary =
@@ -115,6 +129,7 @@ module Vocabulary =
     /// The ids of tokens. A token outside the vocabulary encodes to `<unk>` when there is one; otherwise it
     /// raises naming the token and its position.
     let encode (vocabulary: Vocabulary) (tokens: string[]) : int[] =
+        if isNull (box vocabulary) then nullArg "vocabulary"
         if isNull tokens then nullArg "tokens"
         tokens |> Array.mapi (fun i token ->
             if isNull token then invalidArg "tokens" (sprintf "token %d is null" i)
@@ -126,6 +141,7 @@ module Vocabulary =
 
     /// The tokens of ids; raises naming the id and its position when an id is outside the vocabulary.
     let decode (vocabulary: Vocabulary) (ids: int[]) : string[] =
+        if isNull (box vocabulary) then nullArg "vocabulary"
         if isNull ids then nullArg "ids"
         ids |> Array.mapi (fun i id ->
             if id < 0 || id >= vocabulary.Count then

@@ -11,8 +11,10 @@ module Windows =
         if isNull ids then nullArg "ids"
         if length <= 0 then invalidArg "length" (sprintf "the window length must be positive, got %d" length)
         if stride <= 0 then invalidArg "stride" (sprintf "the stride must be positive, got %d" stride)
-        if ids.Length < length + 1 then
-            invalidArg "ids" (sprintf "a text of %d tokens is shorter than one window of %d plus the token after it (%d tokens needed)" ids.Length length (length + 1))
+        // In int64: length + 1 wraps around for length = Int32.MaxValue and would let the check pass.
+        let needed = int64 length + 1L
+        if int64 ids.Length < needed then
+            invalidArg "ids" (sprintf "a text of %d tokens is shorter than one window of %d plus the token after it (%d tokens needed)" ids.Length length needed)
         let count = (ids.Length - length - 1) / stride + 1
         Array.init count (fun k ->
             let i = k * stride

@@ -150,6 +150,8 @@ module Trainer =
             // An epoch without a batch would train nothing and report a NaN loss as if it had.
             if isNull batches || batches.Length = 0 then
                 invalidArg "data" (sprintf "the training data gives no batch for epoch %d: the dataset is empty" epoch)
+            if epoch = state.Epoch && state.Batch > batches.Length then
+                invalidArg "state" (sprintf "the state resumes epoch %d after batch %d, but the epoch has %d batches: the data or the batch size changed" epoch state.Batch batches.Length)
             let mutable lossSum = 0.0
             let mutable counted = 0
             for b in (if epoch = state.Epoch then state.Batch else 0) .. batches.Length - 1 do

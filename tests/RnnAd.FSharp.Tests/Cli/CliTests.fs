@@ -11,38 +11,16 @@ open RnnAd.FSharp.Storage
 open RnnAd.FSharp.Tests.Data
 open RnnAd.Cli
 
-/// What one in-process run of `rnnad` left: its exit code and everything it wrote.
-type private Run = { Code: int; Out: string; Error: string }
-
-/// Runs a command line in-process with plain output captured, as a CI log would receive it.
-let private rnnad (argv: string list) : Run =
-    use out = new StringWriter()
-    use error = new StringWriter()
-    let code = Cli.run (Terminal.plain out error) CancellationToken.None (Array.ofList argv)
-    { Code = code; Out = out.ToString(); Error = error.ToString() }
-
-let private lines (text: string) = text.Replace("\r\n", "\n").Split('\n', StringSplitOptions.RemoveEmptyEntries)
-
-let private expectSuccess (run: Run) (what: string) =
-    if run.Code <> 0 then failtestf "%s: exit code %d, stderr: %s\nstdout:\n%s" what run.Code run.Error run.Out
-    Expect.equal run.Error "" (sprintf "%s writes nothing to stderr" what)
+let private rnnad = CliSupport.rnnad
+let private lines = CliSupport.lines
+let private expectSuccess = CliSupport.expectSuccess
 
 /// The eight bytes every PNG file starts with (PNG specification, section 5.2).
 let private pngSignature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
 
-/// A 100-character text of four letters: its vocabulary, windows and batches can be counted by hand.
-let private abcd = String.replicate 25 "abcd"
+let private abcd = CliSupport.abcd
 
-/// `rnnad train` on `abcd` with tiny sizes: window 9, stride 9 gives (100 − 9 − 1) / 9 + 1 = 11 windows, in
-/// batches of 4: 3 batches per epoch.
-let private trainAbcd (folder: string) (extra: string list) : Run * string =
-    let text = Path.Combine(folder, "abcd.txt")
-    File.WriteAllText(text, abcd)
-    let model = Path.Combine(folder, "model.safetensors")
-    let run =
-        rnnad ([ "train"; "--text"; text; "--hidden"; "8"; "--embedding"; "3"; "--window"; "9"; "--stride"; "9"
-                 "--batch-size"; "4"; "--sample-length"; "12"; "--output"; model ] @ extra)
-    run, model
+let private trainAbcd = CliSupport.trainAbcd
 
 [<Tests>]
 let train =

@@ -6,6 +6,7 @@ open System.Text
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage
+open RnnAd.FSharp.Tests.Data
 
 // Expected bytes in this file are built straight from the format with shifts and literal IEEE-754 bit
 // patterns, never with the reader or writer under test. Comparisons are bit for bit (no tolerance): storing a
@@ -329,16 +330,20 @@ let private atomicWrite =
                 let path = Path.Combine(dir, "w.safetensors")
                 Safetensors.write path [] [| "old", RawTensor.ofArray [| 2 |] [| 5.0; 6.0 |] |]
                 let before = File.ReadAllBytes path
+                let tensors = [| "new", RawTensor.randomUniform 3 -1.0 1.0 [| 50 |] |]
+                let reference = Path.Combine(dir, "reference.safetensors")
+                Safetensors.write reference [] tensors
                 let sawComplete = ref false
                 let failAtCommit (temp: string) =
-                    // The temporary file is complete and valid at this point; only the rename is left.
-                    sawComplete.Value <- Path.GetDirectoryName temp = dir && (Safetensors.read temp).Tensors.Length = 1
+                    // The temporary file is complete at this point (its length is the whole file's); only the rename
+                    // is left. It is still held by the writer, so it is measured, not opened.
+                    sawComplete.Value <- Path.GetDirectoryName temp = dir && FileInfo(temp).Length = FileInfo(reference).Length
                     raise (InvalidOperationException "disk pulled out")
                 throwsOf<InvalidOperationException> [ "disk pulled out" ]
-                    (fun () -> Safetensors.writeWith failAtCommit path [] [| "new", RawTensor.randomUniform 3 -1.0 1.0 [| 50 |] |])
+                    (fun () -> Safetensors.writeWith failAtCommit path [] tensors)
                 Expect.isTrue sawComplete.Value "the new data reached a complete temporary file beside the target"
                 Expect.equal (File.ReadAllBytes path) before "the old file is untouched"
-                Expect.isEmpty (strays dir [ "w.safetensors" ]) "the temporary file is removed")
+                Expect.isEmpty (strays dir [ "w.safetensors"; "reference.safetensors" ]) "the temporary file is removed")
         }
         test "a target that is a directory is refused and left alone" {
             withTempDir (fun dir ->
@@ -348,7 +353,88 @@ let private atomicWrite =
                 Expect.isTrue (Directory.Exists path) "the directory is still there"
                 Expect.isEmpty (strays dir [ "taken" ]) "no temporary file left")
         }
+        test "the temporary file is held locked from its creation until it has replaced the target" {
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "w.safetensors")
+                let mutable held = false
+                let probe (temp: string) =
+                    // Another writer's cleanup opens it exactly so; a live writer's lock must make that fail.
+                    held <-
+                        try
+                            use _ = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None)
+                            false
+                        with :? IOException -> true
+                Safetensors.writeWith probe path [] [| "a", RawTensor.scalar 1.0 |]
+                Expect.isTrue held "the temporary file could not be taken while the writer held it"
+                Expect.equal (strays dir [ "w.safetensors" ]) [||] "only the target is left")
+        }
+        test "a write removes the temporary files of its target that no live process holds, and nothing else" {
+            withTempDir (fun dir ->
+                let path = Path.Combine(dir, "w.safetensors")
+                let name (guid: string) = sprintf ".w.safetensors.%s.tmp" guid
+                let write (file: string) = File.WriteAllBytes(Path.Combine(dir, file), Array.create 100 7uy)
+                // What `kill -9` during a save leaves: a temporary file that no process holds.
+                let orphan = name "0123456789abcdef0123456789abcdef"
+                write orphan
+                // A writer still at work (another process or thread) holds its temporary file.
+                let live = name "fedcba9876543210fedcba9876543210"
+                write live
+                use _ = new FileStream(Path.Combine(dir, live), FileMode.Open, FileAccess.Write, FileShare.None)
+                // Names that only look alike belong to someone else.
+                let others =
+                    [ name "0123456789ABCDEF0123456789ABCDEF"; name "0123"; ".w.safetensors.x.0123456789abcdef0123456789abcdef.tmp"
+                      ".v.safetensors.0123456789abcdef0123456789abcdef.tmp"; "w.safetensors.0123456789abcdef0123456789abcdef.tmp" ]
+                for other in others do
+                    write other
+                Safetensors.write path [] [| "a", RawTensor.scalar 1.0 |]
+                Expect.isFalse (File.Exists(Path.Combine(dir, orphan))) "the orphan is removed"
+                Expect.isTrue (File.Exists(Path.Combine(dir, live))) "the held one survives"
+                Expect.equal (strays dir [ "w.safetensors"; live ] |> Array.sort) (List.sort others |> Array.ofList) "the look-alikes survive")
+        }
+        test "a target that is a FIFO or a socket is refused and left as it was" {
+            withTempDir (fun dir ->
+                let fifo = Path.Combine(dir, "pipe")
+                TempFolder.fifo fifo
+                throwsOf<IOException> [ "pipe"; "is a FIFO"; "regular file" ] (fun () -> Safetensors.write fifo [] [| "a", RawTensor.scalar 1.0 |])
+                Expect.equal (TempFolder.fileType fifo) "fifo" "still a FIFO"
+                let socket = Path.Combine(dir, "socket")
+                use _ = TempFolder.socket socket
+                throwsOf<IOException> [ "socket"; "is a socket" ] (fun () -> Safetensors.write socket [] [| "a", RawTensor.scalar 1.0 |])
+                Expect.equal (TempFolder.fileType socket) "socket" "still a socket"
+                Expect.isEmpty (strays dir [ "pipe"; "socket" ]) "no temporary file left")
+        }
+        test "writing through a symbolic link replaces the file it points to and keeps the link" {
+            withTempDir (fun dir ->
+                let target = Path.Combine(dir, "real.safetensors")
+                Safetensors.write target [ "run", "old" ] [||]
+                let link = Path.Combine(dir, "link.safetensors")
+                File.CreateSymbolicLink(link, "real.safetensors") |> ignore
+                Safetensors.write link [ "run", "new" ] [||]
+                Expect.equal (TempFolder.fileType link) "symbolic link" "the link is still a link"
+                Expect.equal (Safetensors.read target).Metadata (Map.ofList [ "run", "new" ]) "the file it points to holds the new contents"
+                // A link to nothing yet is written where it points, as a shell's > would.
+                let dangling = Path.Combine(dir, "dangling.safetensors")
+                File.CreateSymbolicLink(dangling, "later.safetensors") |> ignore
+                Safetensors.write dangling [] [||]
+                Expect.equal (TempFolder.fileType dangling) "symbolic link" "still a link"
+                Expect.equal (TempFolder.fileType (Path.Combine(dir, "later.safetensors"))) "regular file" "its target was written"
+                Expect.isEmpty (strays dir [ "real.safetensors"; "link.safetensors"; "dangling.safetensors"; "later.safetensors" ]) "no temporary file left")
+        }
+    ]
+
+let private reading =
+    testList "reading" [
+        test "a directory, a device or a FIFO is named for what it is and never opened" {
+            withTempDir (fun dir ->
+                throwsOf<IOException> [ dir; "is a directory" ] (fun () -> Safetensors.read dir |> ignore)
+                throwsOf<IOException> [ "/dev/null"; "character device" ] (fun () -> Safetensors.read "/dev/null" |> ignore)
+                // Opening a FIFO would wait for a writer forever.
+                let fifo = Path.Combine(dir, "pipe")
+                TempFolder.fifo fifo
+                throwsOf<IOException> [ "pipe"; "FIFO" ] (fun () -> Safetensors.read fifo |> ignore)
+                throwsOf<FileNotFoundException> [ "absent.safetensors"; "does not exist" ] (fun () -> Safetensors.read (Path.Combine(dir, "absent.safetensors")) |> ignore))
+        }
     ]
 
 [<Tests>]
-let tests = testList "Data/safetensors" [ roundTrip; format; rejectsBadFiles; otherTools; atomicWrite ]
+let tests = testList "Data/safetensors" [ roundTrip; format; rejectsBadFiles; otherTools; atomicWrite; reading ]

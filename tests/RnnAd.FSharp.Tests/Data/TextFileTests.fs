@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Data.TextFileTests
 
+open System
 open System.IO
 open System.Text
 open Expecto
@@ -23,6 +24,30 @@ let tests =
             TempFolder.run (fun dir ->
                 let path = Path.Combine(dir, "nowhere.txt")
                 TempFolder.throws<FileNotFoundException, _> [ path; "does not exist" ] (fun () -> TextFile.read path))
+        }
+        test "a directory, a device, a FIFO or a socket is named for what it is and never read" {
+            TempFolder.run (fun dir ->
+                TempFolder.throws<IOException, _> [ dir; "is a directory" ] (fun () -> TextFile.read dir)
+                // Reading /dev/zero would never end and a FIFO would wait for a writer: refused before opening.
+                TempFolder.throws<IOException, _> [ "/dev/zero"; "character device" ] (fun () -> TextFile.read "/dev/zero")
+                TempFolder.throws<IOException, _> [ "/dev/null"; "character device" ] (fun () -> TextFile.read "/dev/null")
+                let fifo = Path.Combine(dir, "pipe")
+                TempFolder.fifo fifo
+                TempFolder.throws<IOException, _> [ fifo; "FIFO" ] (fun () -> TextFile.read fifo)
+                let socket = Path.Combine(dir, "socket")
+                use _ = TempFolder.socket socket
+                TempFolder.throws<IOException, _> [ socket; "socket" ] (fun () -> TextFile.read socket))
+        }
+        test "a file longer than one string can hold is refused before anything is read" {
+            TempFolder.run (fun dir ->
+                let path = Path.Combine(dir, "huge.txt")
+                do
+                    // Sparse: the length is set, no block is written.
+                    use s = new FileStream(path, FileMode.CreateNew)
+                    s.SetLength(TextFile.maxBytes + 1L)
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                TempFolder.throws<InvalidDataException, _> [ path; "1,073,741,792 bytes"; "at most 1,073,741,791" ] (fun () -> TextFile.read path)
+                Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - before) (1L <<< 20) "bytes allocated while refusing it")
         }
         test "an empty file, a BOM alone and white space alone raise naming the file" {
             TempFolder.run (fun dir ->
@@ -51,6 +76,8 @@ let tests =
                 File.WriteAllText(path, "안녕 세상", UTF8Encoding false)
                 Expect.equal (TextFile.readCharacters path 4) [| "안"; "녕"; " "; "세"; "상" |] "5 characters fill a window of 4 plus one"
                 TempFolder.throws<InvalidDataException, _> [ path; "5 characters"; "window of 5"; "6 needed" ] (fun () -> TextFile.readCharacters path 5)
-                Check.throwsWith [ "window length"; "got 0" ] (fun () -> TextFile.readCharacters path 0))
+                Check.throwsWith [ "window length"; "got 0" ] (fun () -> TextFile.readCharacters path 0)
+                // The window plus one is counted without wrapping around int.MaxValue.
+                TempFolder.throws<InvalidDataException, _> [ path; "window of 2147483647"; "2147483648 needed" ] (fun () -> TextFile.readCharacters path Int32.MaxValue))
         }
     ]

@@ -1,6 +1,8 @@
 module RnnAd.FSharp.Tests.Data.TokenizeTests
 
+open System
 open Expecto
+open RnnAd.FSharp.Tests
 open RnnAd.FSharp.Data
 
 // Expected token lists are written out by hand from the documented rules.
@@ -21,6 +23,17 @@ let tests =
                 Expect.equal (Tokenize.characters text) [| "e\u0301"; "a"; "\u1112\u1161\u11AB"; "\U0001F600"; "\r\n"; "z" |] "text elements"
             }
             test "an empty text has no characters" { Expect.equal (Tokenize.characters "") [||] "empty" }
+            test "a lone surrogate is not a character: refused naming its position" {
+                let text = "ab" + string (char 0xDBFF) + "c"
+                Check.throwsWith [ "index 2"; "U+DBFF"; "lone surrogate" ] (fun () -> Tokenize.characters text)
+                Check.throwsWith [ "index 0"; "U+DC00" ] (fun () -> Tokenize.characters (string (char 0xDC00)))
+            }
+            test "every occurrence of a character is the same string instance, so a long text costs a reference per character" {
+                let characters = Tokenize.characters "abcab\U0001F600\U0001F600e\u0301e\u0301"
+                Expect.equal characters [| "a"; "b"; "c"; "a"; "b"; "\U0001F600"; "\U0001F600"; "e\u0301"; "e\u0301" |] "characters"
+                for i, j in [ 0, 3; 1, 4; 5, 6; 7, 8 ] do
+                    Expect.isTrue (Object.ReferenceEquals(characters.[i], characters.[j])) (sprintf "characters %d and %d are one instance" i j)
+            }
         ]
         testList "words" [
             test "lower-cases, drops HTML line breaks and punctuation, keeps inner apostrophes and digits" {

@@ -6,6 +6,7 @@ open System.Threading
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests
+open RnnAd.FSharp.Tests.Data
 
 let private spec : ModelSpec =
     { Cell = Cells.lstm; Input = InputEncoding.Embedding(4, 3); HiddenSize = 5; Layers = 2; Bidirectional = false
@@ -61,6 +62,31 @@ let tests =
                 let error = Expect.throwsC (fun () -> TrainingCheckpoint.load plain |> ignore) id
                 Expect.stringContains error.Message "rnnad.training" "names the missing key"
                 Expect.stringContains error.Message "m.safetensors" "names the file")
+        }
+        test "a malformed progress record is refused naming the field, never wrapped into another epoch" {
+            withFolder (fun dir ->
+                let path = Path.Combine(dir, "t.safetensors")
+                TrainingCheckpoint.save path spec None (Trainer.start options (SequenceModel.init spec 5))
+                let file = Safetensors.read path
+                let withProgress (name: string) (progress: string) =
+                    let p = Path.Combine(dir, name + ".safetensors")
+                    Safetensors.write p (file.Metadata |> Map.add "rnnad.training" progress |> Map.toList) file.Tensors
+                    p
+                let fields epoch batch steps = sprintf """{"epoch":%s,"batch":%s,"steps_done":%s,"optimizer_step":0}""" epoch batch steps
+                for name, progress, fragment in
+                    [ "array", "[]", "must be a JSON object"
+                      "number", "5", "must be a JSON object"
+                      "fraction", fields "1.5" "0" "0", "'epoch'"
+                      "huge", fields "1180591620717411303424" "0" "0", "'epoch'"
+                      "wrapping epoch", fields "4294967296" "0" "0", "'epoch'"
+                      "wrapping batch", fields "0" "2147483648" "0", "'batch'"
+                      "huge steps", fields "0" "0" "1e300", "'steps_done'"
+                      "negative", fields "0" "-1" "0", "'batch'" ] do
+                    TempFolder.throws<InvalidDataException, _> [ fragment ] (fun () -> TrainingCheckpoint.load (withProgress name progress)))
+        }
+        test "resuming past the end of an epoch's batches is refused: the data or batch size changed" {
+            let state = { Trainer.start options (SequenceModel.init spec 5) with Batch = 7 }
+            Check.throwsWith [ "after batch 7"; "has 3 batches" ] (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore ignore CancellationToken.None state)
         }
         test "resuming with another optimizer is refused, naming both" {
             let state = Trainer.start options (SequenceModel.init spec 5)

@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Data.VocabularyTests
 
+open System
 open Expecto
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests
@@ -85,6 +86,30 @@ let tests =
             Check.throwsWith [ "'b'"; "ids 1 and 3" ] (fun () -> Vocabulary.ofTokens [| "a"; "b"; "c"; "b" |])
             Check.throwsWith [ "token 1"; "empty" ] (fun () -> Vocabulary.ofTokens [| "a"; "" |])
             Check.throwsWith [ "at least one token" ] (fun () -> Vocabulary.ofTokens [||])
+        }
+        test "null arguments raise ArgumentNullException naming the argument" {
+            let v = Vocabulary.build VocabularyOptions.Default corpus
+            let nullOf (name: string) (f: unit -> obj) =
+                match (try f () |> ignore; None with e -> Some e) with
+                | Some (:? ArgumentNullException as e) -> Expect.equal e.ParamName name (sprintf "the argument named: %s" e.Message)
+                | Some e -> failtestf "expected ArgumentNullException for %s, got %s: %s" name (e.GetType().Name) e.Message
+                | None -> failtestf "expected ArgumentNullException for %s, nothing was thrown" name
+            nullOf "token" (fun () -> box (v.TryId null))
+            nullOf "vocabulary" (fun () -> box (Vocabulary.encode Unchecked.defaultof<Vocabulary> [| "a" |]))
+            nullOf "vocabulary" (fun () -> box (Vocabulary.decode Unchecked.defaultof<Vocabulary> [| 0 |]))
+            nullOf "options" (fun () -> box (Vocabulary.build Unchecked.defaultof<VocabularyOptions> corpus))
+            // Null and empty tokens inside a list are ArgumentExceptions naming their position.
+            Check.throwsWith [ "token 1"; "null" ] (fun () -> Vocabulary.ofTokens [| "a"; null |])
+            Check.throwsWith [ "token 1 of sequence 0"; "null or empty" ] (fun () -> Vocabulary.build VocabularyOptions.Default [ [| "a"; "" |] ])
+            Check.throwsWith [ "token 0"; "null" ] (fun () -> Vocabulary.encode v [| null |])
+        }
+        test "tokens that are not well-formed UTF-16 (a lone surrogate) are refused where they are given" {
+            // They could never be saved with a model, so a vocabulary holding one would fail only after training.
+            let lone = "x" + string (char 0xD800)
+            Check.throwsWith [ "token 1"; "lone surrogate"; "U+D800" ] (fun () -> Vocabulary.ofTokens [| "a"; lone |])
+            Check.throwsWith [ "token 2 of sequence 1"; "lone surrogate" ] (fun () -> Vocabulary.build VocabularyOptions.Default [ [| "a" |]; [| "b"; "c"; string (char 0xDC00) |] ])
+            // A well-formed pair is one token like any other.
+            Expect.equal (Vocabulary.ofTokens [| "😀" |]).Count 1 "a surrogate pair is fine"
         }
         test "the token list handed out is a copy" {
             let v = Vocabulary.build VocabularyOptions.Default corpus

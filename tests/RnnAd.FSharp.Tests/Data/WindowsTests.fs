@@ -1,5 +1,6 @@
 module RnnAd.FSharp.Tests.Data.WindowsTests
 
+open System
 open Expecto
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests
@@ -40,6 +41,13 @@ let tests =
         test "a text shorter than one window plus one raises naming the sizes" {
             Check.throwsWith [ "11 tokens"; "window of 11"; "12 tokens needed" ] (fun () -> Windows.slide 11 ids)
             Check.throwsWith [ "0 tokens"; "window of 1" ] (fun () -> Windows.slide 1 [||])
+        }
+        test "sizes near int.MaxValue neither wrap around nor give an empty list" {
+            // length + 1 overflows int: the check must still see a window far longer than the text.
+            Check.throwsWith [ "11 tokens"; "window of 2147483647"; "2147483648 tokens needed" ] (fun () -> Windows.strided Int32.MaxValue 1 ids)
+            Check.throwsWith [ "window of 2147483646"; "2147483647 tokens needed" ] (fun () -> Windows.strided (Int32.MaxValue - 1) 1 ids)
+            // A stride longer than the text leaves the first window only.
+            Expect.equal (Windows.strided 3 Int32.MaxValue ids |> Array.map (fun w -> asText w.Input)) [| "hel" |] "one window"
         }
         test "non-positive lengths and strides raise" {
             Check.throwsWith [ "length"; "got 0" ] (fun () -> Windows.slide 0 ids)
