@@ -2,7 +2,7 @@
 # The package check: RnnAd as a new user gets it. Packs every package in Release into a temporary folder;
 # builds a fresh C# console project elsewhere that references the RnnAd package from that folder (no project
 # reference; dependencies such as FSharp.Core and MathNet.Numerics from the registry configured on this
-# machine), has it check the packages' contents, then train, save, load and sample; installs the tool RnnAd.Cli
+# machine), has it check the packages' contents, then train, save, load and sample; installs the tool rnnad
 # (command rnnad) from the same folder and runs `rnnad train --epochs 1`, `rnnad sample` and `rnnad info`.
 #
 # One line per step ("ok" or "FAIL" with the end of its log); the last line is "packages: N passed, N failed",
@@ -86,7 +86,7 @@ consumer_build() {
     echo '  </packageSources>'
     echo '  <!-- The packages under test come from the local folder only; everything else from the registry. -->'
     echo '  <packageSourceMapping>'
-    echo '    <packageSource key="rnnad-local"><package pattern="RnnAd" /><package pattern="RnnAd.*" /></packageSource>'
+    echo '    <packageSource key="rnnad-local"><package pattern="RnnAd.*" /><package pattern="rnnad" /></packageSource>'
     for i in $(seq 1 "$i"); do echo "    <packageSource key=\"registry$i\"><package pattern=\"*\" /></packageSource>"; done
     echo '  </packageSourceMapping>'
     echo '</configuration>'
@@ -101,7 +101,7 @@ consumer_build() {
     <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
   </PropertyGroup>
   <ItemGroup>
-    <PackageReference Include="RnnAd" Version="[$version]" />
+    <PackageReference Include="RnnAd.CSharp" Version="[$version]" />
   </ItemGroup>
 </Project>
 EOF
@@ -109,12 +109,12 @@ EOF
   (cd "$consumer" && NUGET_PACKAGES="$work/nuget-packages" dotnet build -c Release -nologo --disable-build-servers) || return 1
   # The restored packages are the ones just packed, byte for byte.
   local id file
-  for id in rnnad rnnad.fsharp; do
+  for id in rnnad.csharp rnnad.fsharp; do
     file=$(ls "$feed" | grep -i "^$id\.$version\.nupkg$")
     [ "$(openssl dgst -sha512 -binary "$feed/$file" | base64 -w0)" = "$(cat "$work/nuget-packages/$id/$version/$id.$version.nupkg.sha512")" ] \
       || { echo "the restored $file is not the one in $feed"; return 1; }
   done
-  say "restored RnnAd $version and RnnAd.FSharp $version from $feed (same bytes), the rest from $registries"
+  say "restored RnnAd.CSharp $version and RnnAd.FSharp $version from $feed (same bytes), the rest from $registries"
 }
 step consumer-build pack consumer_build
 
@@ -131,7 +131,7 @@ step consumer-train-save-load-sample consumer-build consumer_run
 tool_install() {
   # Only the local folder as a source: the tool package carries everything it runs.
   printf '<?xml version="1.0" encoding="utf-8"?>\n<configuration><packageSources><clear /></packageSources></configuration>\n' > "$work/tool-nuget.config"
-  NUGET_PACKAGES="$work/nuget-packages" dotnet tool install RnnAd.Cli --tool-path "$tools" --add-source "$feed" --version "$version" \
+  NUGET_PACKAGES="$work/nuget-packages" dotnet tool install rnnad --tool-path "$tools" --add-source "$feed" --version "$version" \
     --configfile "$work/tool-nuget.config" || return 1
   [ -x "$tools/rnnad" ] || { echo "no $tools/rnnad after the install"; return 1; }
 }

@@ -12,8 +12,8 @@ static class PackageInspection
     static readonly (string Id, string Kind, string Assembly)[] Expected =
     {
         ("RnnAd.FSharp", "library", "RnnAd.FSharp"),
-        ("RnnAd", "library", "RnnAd.CSharp"),
-        ("RnnAd.Cli", "tool", "rnnad"),
+        ("RnnAd.CSharp", "library", "RnnAd.CSharp"),
+        ("rnnad", "tool", "rnnad"),
     };
 
     // Custom debug information kinds of portable PDBs (System.Reflection.Metadata's PortablePdb spec).
@@ -73,9 +73,9 @@ static class PackageInspection
         {
             var dependencies = m.Descendants().Where(e => e.Name.LocalName == "dependency")
                 .ToDictionary(e => e.Attribute("id")!.Value, e => e.Attribute("version")!.Value);
-            if (id == "RnnAd")
+            if (id == "RnnAd.CSharp")
                 That(dependencies.TryGetValue("RnnAd.FSharp", out var core) && core == version,
-                    $"RnnAd depends on RnnAd.FSharp {version} (got {(dependencies.TryGetValue("RnnAd.FSharp", out var c) ? c : "none")})");
+                    $"RnnAd.CSharp depends on RnnAd.FSharp {version} (got {(dependencies.TryGetValue("RnnAd.FSharp", out var c) ? c : "none")})");
             var lib = $"lib/net10.0/{assembly}";
             That(zip.GetEntry(lib + ".dll") is not null && zip.GetEntry(lib + ".xml") is not null, $"{id}: {lib}.dll and its XML documentation");
             That(!zip.Entries.Any(e => e.FullName.EndsWith(".pdb", StringComparison.Ordinal)), $"{id}: no PDB in the .nupkg (it goes to the .snupkg)");
