@@ -195,6 +195,26 @@ let private loadErrors =
                 loadFails (tampered dir "number.safetensors" (vocab "[\"x\",1,\"z\"]")) [ "'rnnad.vocabulary'"; "token 1: expected a string, found 1" ]
                 loadFails (tampered dir "twice.safetensors" (vocab "[\"x\",\"y\",\"x\"]")) [ "'rnnad.vocabulary'"; "'x' appears twice"; "ids 0 and 2" ])
         }
+        test "a parameter that is not finite, naming the tensor and where" {
+            withTempDir (fun dir ->
+                let poison (n, raw: RawTensor) =
+                    n, (if n = "rnn.weight_hh_l0" then RawTensor.ofArray raw.Shape (raw.ToArray() |> Array.mapi (fun i v -> if i = 3 then nan else v)) else raw)
+                loadFails (tampered dir "nan.safetensors" (fun (m, ts) -> m, Array.map poison ts)) [ "tensor 'rnn.weight_hh_l0' holds NaN at flat index 3" ])
+        }
+        test "a description larger than the file, refused before anything is built from it" {
+            // 2³¹ − 1 layers of 4 tensors each and the head's 2: listing their names alone would take hundreds of gigabytes.
+            withTempDir (fun dir ->
+                let path = tampered dir "layers.safetensors" (replaceModel "\"layers\":1" "\"layers\":2147483647")
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                loadFails path [ "has 8589934590 parameter tensors, the file holds 6" ]
+                // A few kilobytes of parsing; 1 MB leaves room for any runtime's own allocations.
+                Expect.isLessThan (GC.GetAllocatedBytesForCurrentThread() - before) 1_000_000L "bytes allocated by the refusal")
+        }
+        test "a vocabulary token that is not valid Unicode text" {
+            withTempDir (fun dir ->
+                let vocab text (m: Map<string, string>, ts) = m.Add("rnnad.vocabulary", text), ts
+                loadFails (tampered dir "surrogate.safetensors" (vocab "[\"\\ud800\",\"y\",\"z\"]")) [ "'rnnad.vocabulary'"; "token 0 is not valid Unicode text" ])
+        }
         test "a plain safetensors file that is not a checkpoint" {
             withTempDir (fun dir ->
                 let path = Path.Combine(dir, "plain.safetensors")

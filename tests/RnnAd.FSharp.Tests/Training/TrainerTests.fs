@@ -104,6 +104,18 @@ let tests =
                 Expect.isTrue (lastGood.Parameters.Tensors |> Array.forall (fun t -> t.ToArray() |> Array.forall Double.IsFinite)) "parameters finite"
             | e -> failtestf "unexpected %O" e
         }
+        test "a loss that climbs by orders of magnitude stops training although it stays finite" {
+            // A learning rate of 10⁶ throws Adam's weights far out in the first update: the next loss is huge.
+            let s = spec CellKind.Lstm 0.0
+            let o = { options 3 with Schedule = Schedule.Constant 1e6 }
+            let run () = fit s o ignore ignore (Trainer.start o (SequenceModel.init s 1)) |> ignore
+            match Expect.throwsC run id with
+            | TrainingDivergedException (message, lastGood) ->
+                Expect.stringContains message "times the run's mean batch loss" "names the cause"
+                Expect.isTrue (lastGood.Parameters.Tensors |> Array.forall (fun t -> t.ToArray() |> Array.forall Double.IsFinite)) "the last good parameters"
+            | e -> failtestf "unexpected %O" e
+            Check.throwsWith [ "RunawayFactor"; "above 1" ] (fun () -> Trainer.validate { o with RunawayFactor = Some 1.0 })
+        }
         test "a non-finite feature is refused before it reaches the model, naming where it sits" {
             let s = { spec CellKind.RnnTanh 0.0 with Input = InputEncoding.Features 2; Outputs = 2 }
             let values = Array.init 6 (fun i -> if i = 3 then nan else 1.0)
