@@ -1,7 +1,8 @@
 // A cell of your own in RnnAd: the minimal gated unit (Zhou et al., 2016) written as its equations, trained
 // on "hello hello …" through the library's trainer, gradient-checked and saved. Run:
 // dotnet run -c Release --project examples/FSharpCustomCell [-- --quick]
-open System
+module FSharpCustomCell
+
 open System.IO
 open System.Threading
 open RnnAd
@@ -23,21 +24,30 @@ let mgu =
             let n = tanh (xi.[1] + Nn.linearNoBias p.["weight_hn"] (f * s.H))
             CellState.Of((1.0 - f) * s.H + f * n))
 
-let quick = Environment.GetCommandLineArgs() |> Array.contains "--quick"
-let text = String.replicate 20 "hello " |> Seq.map (fun c -> "ehlo ".IndexOf c) |> Array.ofSeq
-let batches = Windows.strided 12 2 text |> Batching.inOrder 8 Batching.languageModel
-let spec =
-    { Cell = mgu; Input = InputEncoding.Embedding(5, 4); HiddenSize = 16; Layers = 1; Bidirectional = false; Dropout = 0.0
-      Head = HeadKind.PerStep; HeadHidden = []; Outputs = 5; Loss = Loss.crossEntropy }
-let model = SequenceModel.model spec
-let options =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40)
-      TruncateEvery = None; ClipNorm = Some 1.0; ClipValue = None; Seed = 1; CheckpointEvery = None; RunawayFactor = Some 1e4 }
-let trained, history = Trainer.fit model options { Train = (fun _ -> batches); Validation = None } ignore ignore CancellationToken.None (Trainer.start options (model.Init 7))
+/// Trains the cell, checks its gradient against finite differences, saves and reloads it; true if the check passed.
+let run (quick: bool) (write: string -> unit) : bool =
+    let text = String.replicate 20 "hello " |> Seq.map (fun c -> "ehlo ".IndexOf c) |> Array.ofSeq
+    let batches = Windows.strided 12 2 text |> Batching.inOrder 8 Batching.languageModel
+    let spec =
+        { Cell = mgu; Input = InputEncoding.Embedding(5, 4); HiddenSize = 16; Layers = 1; Bidirectional = false; Dropout = 0.0
+          Head = HeadKind.PerStep; HeadHidden = []; Outputs = 5; Loss = Loss.crossEntropy }
+    let model = SequenceModel.model spec
+    let options =
+        { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40)
+          TruncateEvery = None; ClipNorm = Some 1.0; ClipValue = None; Seed = 1; CheckpointEvery = None; RunawayFactor = Some 1e4 }
+    let data = { Train = (fun _ -> batches); Validation = None }
+    let trained, history = Trainer.fit model options data ignore ignore CancellationToken.None (Trainer.start options (model.Init 7))
+    let accuracy = (Evaluation.metrics model trained.Parameters batches).Accuracy
+    write (sprintf "loss %.4f -> %.4f over %d epochs; accuracy %.3f" history.Head.TrainLoss (List.last history).TrainLoss history.Length accuracy)
+    let _, check = GradientCheck.againstFiniteDifferences model trained.Parameters GradientTolerance.FiniteDifferences batches.[0]
+    write (sprintf "AD vs finite differences: %s (worst relative error %s)" (if check.Passed then "PASS" else "FAIL") (check.MaxRelativeError.ToString "0.0e+00"))
+    let path = Path.Combine(Path.GetTempPath(), sprintf "rnnad-mgu-%d.safetensors" System.Environment.ProcessId)
+    Checkpoint.save path spec None trained.Parameters
+    let loaded = Checkpoint.loadWith { CustomParts.None with Cells = [ mgu ] } path
+    File.Delete path
+    write (sprintf "saved and reloaded the %s model: same predictions %b" loaded.Spec.Cell.Name
+               (Evaluation.predict model loaded.Parameters batches.[0] = Evaluation.predict model trained.Parameters batches.[0]))
+    check.Passed
 
-let _, check = GradientCheck.againstFiniteDifferences model trained.Parameters GradientTolerance.FiniteDifferences batches.[0]
-printfn "loss %.4f -> %.4f over %d epochs; accuracy %.3f" history.Head.TrainLoss (List.last history).TrainLoss history.Length (Evaluation.metrics model trained.Parameters batches).Accuracy
-printfn "AD vs finite differences: %s (worst relative error %.1e)" (if check.Passed then "PASS" else "FAIL") check.MaxRelativeError
-let path = Path.Combine(Path.GetTempPath(), "rnnad-mgu.safetensors")
-Checkpoint.save path spec None trained.Parameters
-printfn "saved and reloaded cell %s from %s" (Checkpoint.loadWith { CustomParts.None with Cells = [ mgu ] } path).Spec.Cell.Name path
+[<EntryPoint>]
+let main argv = if run (Array.contains "--quick" argv) (printfn "%s") then 0 else 1
