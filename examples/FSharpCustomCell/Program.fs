@@ -43,7 +43,7 @@ let run (quick: bool) (write: string -> unit) : bool =
     write (sprintf "AD vs finite differences: %s (worst relative error %s)" (if check.Passed then "PASS" else "FAIL") (check.MaxRelativeError.ToString "0.0e+00"))
     let path = Path.Combine(Path.GetTempPath(), sprintf "rnnad-mgu-%d.safetensors" System.Environment.ProcessId)
     Checkpoint.save path spec None trained.Parameters
-    let loaded = Checkpoint.loadWith { CustomParts.None with Cells = [ mgu ] } path
+    let loaded = Checkpoint.loadWith { LoadOptions.Default with Cells = [ mgu ] } path
     File.Delete path
     write (sprintf "saved and reloaded the %s model: same predictions %b" loaded.Spec.Cell.Name
                (Evaluation.predict model loaded.Parameters batches.[0] = Evaluation.predict model trained.Parameters batches.[0]))

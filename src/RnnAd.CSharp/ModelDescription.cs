@@ -93,13 +93,7 @@ public sealed record ModelDescription
     internal ModelSpec ToSpec()
     {
         Validate();
-        var cell = Cell switch
-        {
-            CellType.Rnn => CellKind.RnnTanh,
-            CellType.RnnRelu => CellKind.RnnRelu,
-            CellType.Lstm => CellKind.Lstm,
-            _ => CellKind.Gru,
-        };
+        var cell = Cell == CellType.Custom ? null : KindOf(Cell);
         var input = Input switch
         {
             InputType.OneHot => InputEncoding.NewOneHot(InputSize),
@@ -107,8 +101,18 @@ public sealed record ModelDescription
             _ => InputEncoding.NewFeatures(InputSize),
         };
         var head = Output == OutputMode.EveryStep ? HeadKind.PerStep : HeadKind.LastStep;
-        return new ModelSpec(Cell == CellType.Custom ? CustomCell!.Core : Cells.ofKind(cell), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, Loss.Core);
+        return new ModelSpec(cell is null ? CustomCell!.Core : Cells.ofKind(cell), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, Loss.Core);
     }
+
+    /// <summary>The core's name of a built-in cell type.</summary>
+    internal static CellKind KindOf(CellType cell) => cell switch
+    {
+        CellType.Rnn => CellKind.RnnTanh,
+        CellType.RnnRelu => CellKind.RnnRelu,
+        CellType.Lstm => CellKind.Lstm,
+        CellType.Gru => CellKind.Gru,
+        _ => throw new ArgumentException($"{cell} is not a built-in cell type.", nameof(cell)),
+    };
 
     /// <summary>The description of an F# core model spec.</summary>
     internal static ModelDescription FromSpec(ModelSpec spec, IEnumerable<CustomCell> customCells, IEnumerable<LossFunction> customLosses)

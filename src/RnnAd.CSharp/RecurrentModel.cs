@@ -1,3 +1,5 @@
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 using RnnAd.FSharp;
 using RnnAd.FSharp.Storage;
 
@@ -67,9 +69,18 @@ public sealed class RecurrentModel
         Checkpoint.save(path, Spec, VocabularyTokens, Parameters);
     }
 
+    /// <summary>Saves the model to a stream, from its position (the stream stays open; the caller decides where it goes).</summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Checkpoint.saveTo("stream", stream, Spec, VocabularyTokens, Parameters);
+    }
+
     /// <summary>
-    /// Loads a model saved by <see cref="Save"/> or a training checkpoint; every tensor's name and shape is checked.
-    /// A model of custom cells or losses needs them in <paramref name="options"/>.
+    /// Loads a model saved by <see cref="Save(string)"/>, a training checkpoint, or a PyTorch state dict saved as
+    /// safetensors (its model read from the tensors' names and shapes; what they cannot tell goes in
+    /// <paramref name="options"/>, and the error says what that is). Every tensor's name, shape and values are
+    /// checked. A model of custom cells or losses needs them in <paramref name="options"/>.
     /// </summary>
     /// <exception cref="System.IO.InvalidDataException">The file is not a valid checkpoint; the message says what is wrong where.</exception>
     public static RecurrentModel Load(string path, ModelLoadOptions? options = null)
@@ -77,6 +88,14 @@ public sealed class RecurrentModel
         ArgumentNullException.ThrowIfNull(path);
         options ??= new ModelLoadOptions();
         return FromCheckpoint(path, Checkpoint.loadWith(options.ToCore(), path), options);
+    }
+
+    /// <summary>Loads a model from a stream holding a checkpoint, from its position to its end (see <see cref="Load(string, ModelLoadOptions?)"/>).</summary>
+    public static RecurrentModel Load(Stream stream, ModelLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        options ??= new ModelLoadOptions();
+        return FromCheckpoint("stream", Checkpoint.loadFrom(options.ToCore(), "stream", stream), options);
     }
 
     /// <summary>The model a loaded checkpoint holds; a vocabulary the model cannot use is an invalid file, not a bad argument.</summary>
@@ -254,7 +273,11 @@ public sealed class RecurrentModel
     private Tensor Find(string name) => Parameters.Find(name, "parameter");
 }
 
-/// <summary>How <see cref="RecurrentModel.Load"/> reads a checkpoint.</summary>
+/// <summary>
+/// How <see cref="RecurrentModel.Load(string, ModelLoadOptions?)"/> reads a checkpoint: the custom cells and losses a checkpoint of RnnAd may
+/// name, and, for a plain PyTorch state dict (a <c>model.state_dict()</c> saved as safetensors, without RnnAd's
+/// description), what its weights cannot tell. Loading says exactly which of these it needs.
+/// </summary>
 public sealed record ModelLoadOptions
 {
     /// <summary>The custom cells the checkpoint may name (a checkpoint stores a custom cell's name only).</summary>
@@ -263,14 +286,43 @@ public sealed record ModelLoadOptions
     /// <summary>The custom losses the checkpoint may name.</summary>
     public IReadOnlyList<LossFunction> CustomLosses { get; init; } = Array.Empty<LossFunction>();
 
-    internal CustomParts ToCore()
+    /// <summary>A state dict's model, given whole, instead of inferring it from the weights' names and shapes.</summary>
+    public ModelDescription? Description { get; init; }
+
+    /// <summary>A state dict's module names renamed to RnnAd's (e.g. "lstm." → "rnn.", "linear." → "fc."); found from the shapes when empty.</summary>
+    public IReadOnlyDictionary<string, string> ModuleNames { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Whether a state dict's model predicts at every step or once per sequence (no weight says it).</summary>
+    public OutputMode? Output { get; init; }
+
+    /// <summary>For a state dict without an embedding: whether its layers read one-hot token ids (<see cref="InputType.OneHot"/>) or features.</summary>
+    public InputType? Input { get; init; }
+
+    /// <summary>A state dict's cell when the weights leave a choice (a one-gate RNN is tanh or relu).</summary>
+    public CellType? Cell { get; init; }
+
+    /// <summary>The loss a state dict's model is trained with (weights do not store it); cross-entropy when null.</summary>
+    public LossFunction? Loss { get; init; }
+
+    internal LoadOptions ToCore()
     {
         ArgumentNullException.ThrowIfNull(CustomCells);
         ArgumentNullException.ThrowIfNull(CustomLosses);
-        return new CustomParts(
-            Microsoft.FSharp.Collections.ListModule.OfSeq(CustomCells.Select(c => (c ?? throw new ArgumentNullException(nameof(CustomCells), "A custom cell is null.")).Core)),
-            Microsoft.FSharp.Collections.ListModule.OfSeq(CustomLosses.Select(l => (l ?? throw new ArgumentNullException(nameof(CustomLosses), "A custom loss is null.")).CustomCore
-                ?? throw new ArgumentException($"'{l.Name}' is a built-in loss; only custom losses need to be given.", nameof(CustomLosses)))));
+        ArgumentNullException.ThrowIfNull(ModuleNames);
+        if (Input == InputType.Embedding)
+            throw new ArgumentException("Input tells a state dict without an embedding apart: OneHot or Features; an embedding is found from its weight.", nameof(Input));
+        if (Cell == CellType.Custom)
+            throw new ArgumentException("Cell names a built-in cell a state dict's weights leave open; a custom cell goes in CustomCells.", nameof(Cell));
+        return new LoadOptions(
+            ListModule.OfSeq(CustomCells.Select(c => (c ?? throw new ArgumentNullException(nameof(CustomCells), "A custom cell is null.")).Core)),
+            ListModule.OfSeq(CustomLosses.Select(l => (l ?? throw new ArgumentNullException(nameof(CustomLosses), "A custom loss is null.")).CustomCore
+                ?? throw new ArgumentException($"'{l.Name}' is a built-in loss; only custom losses need to be given.", nameof(CustomLosses)))),
+            Description is null ? null : FSharpOption<ModelSpec>.Some(Description.ToSpec()),
+            ListModule.OfSeq(ModuleNames.Select(kv => Tuple.Create(kv.Key, kv.Value))),
+            Output is { } o ? FSharpOption<HeadKind>.Some(o == OutputMode.EveryStep ? HeadKind.PerStep : HeadKind.LastStep) : null,
+            Input is { } i ? FSharpOption<InputKind>.Some(i == InputType.OneHot ? InputKind.TokenIds : InputKind.Features) : null,
+            Cell is { } c ? FSharpOption<CellKind>.Some(ModelDescription.KindOf(c)) : null,
+            Loss is { } loss ? FSharpOption<Loss>.Some(loss.Core) : null);
     }
 }
 

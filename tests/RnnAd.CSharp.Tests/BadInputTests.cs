@@ -64,3 +64,35 @@ public sealed class BadInputTests : IDisposable
         Assert.Same(pinball, loaded.Description.Loss);
     }
 }
+
+/// <summary>Models moving in and out through streams and as PyTorch state dicts, as a C# program does it.</summary>
+public sealed class InteropTests
+{
+    [Fact]
+    public void A_model_saved_to_a_stream_loads_back_with_the_same_predictions()
+    {
+        var vocabulary = Vocabulary.FromTokens(new[] { "a", "b", "c", "d", "e" }, TokenKind.Characters);
+        var model = new ModelBuilder().Lstm(4).Layers(2).Embedding(5, 3).PredictEveryStep(5).Build(seed: 3, vocabulary);
+        using var stream = new MemoryStream();
+        model.Save(stream);
+        stream.Position = 0;
+        var loaded = RecurrentModel.Load(stream);
+        var batch = SequenceBatch.FromTokens(new[] { new[] { 1, 2, 3 } });
+        Assert.Equal(model.PredictValues(batch)[0].SelectMany(r => r), loaded.PredictValues(batch)[0].SelectMany(r => r));
+        Assert.Equal(model.Description, loaded.Description);
+        Assert.Equal(vocabulary.Tokens, loaded.Vocabulary!.Tokens);
+    }
+
+    [Fact]
+    public void A_PyTorch_state_dict_loads_with_what_its_weights_cannot_tell()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "state_dicts", "gru-embedding-bi-2layers-f32.safetensors");
+        var error = Assert.Throws<InvalidDataException>(() => RecurrentModel.Load(path));
+        Assert.Contains("give Head", error.Message);
+        var model = RecurrentModel.Load(path, new ModelLoadOptions { Output = OutputMode.LastStep });
+        Assert.Equal(CellType.Gru, model.Description.Cell);
+        Assert.True(model.Description.Bidirectional);
+        Assert.Equal(2, model.Description.Layers);
+        Assert.Contains("rnn.weight_hh_l1_reverse", model.ParameterNames);
+    }
+}

@@ -21,15 +21,6 @@ type ModelCheckpoint =
       /// Every `__metadata__` entry of the file, RnnAd's own keys included.
       Metadata: Map<string, string> }
 
-/// The custom cells and losses a checkpoint may name besides the built-in ones: a checkpoint stores a custom
-/// part's name, and loading it needs the part itself.
-type CustomParts =
-    { Cells: Cell list
-      Losses: CustomLoss list }
-
-    /// No custom parts: only models of built-in cells and losses load.
-    static member None = { Cells = []; Losses = [] }
-
 /// Named tensors stored with free-form metadata (optimizer state, training progress).
 type TensorCheckpoint =
     { /// The `__metadata__` strings.
@@ -137,12 +128,26 @@ module Checkpoint =
     let rec save (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors) : unit =
         saveWith path spec vocabulary ps [] [||]
 
+    /// `save` to a stream, from its position (left open; atomicity is the caller's); `name` is how errors call it.
+    and saveTo (name: string) (stream: IO.Stream) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors) : unit =
+        let metadata, tensors = contents name spec vocabulary ps [] [||]
+        Safetensors.writeTo name stream metadata tensors
+
     /// `save` with extra metadata entries and extra tensors stored after the parameters (a training
     /// checkpoint's optimizer state).
     and internal saveWith
         (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors)
         (extraMetadata: (string * string) list) (extraTensors: (string * RawTensor)[])
         : unit =
+        let metadata, tensors = contents path spec vocabulary ps extraMetadata extraTensors
+        Safetensors.write path metadata tensors
+
+    /// What a checkpoint file holds: the metadata and the tensors, after checking that `ps` are exactly the
+    /// model's parameters with their shapes and that the vocabulary fits it.
+    and private contents
+        (path: string) (spec: ModelSpec) (vocabulary: string[] option) (ps: NamedTensors)
+        (extraMetadata: (string * string) list) (extraTensors: (string * RawTensor)[])
+        : (string * string) list * (string * RawTensor)[] =
         if isNull (box ps) then nullArg "ps"
         let cannot (argument: string) (message: string) : 'a =
             invalidArg argument (sprintf "cannot save checkpoint '%s': %s" path message)
@@ -173,10 +178,10 @@ module Checkpoint =
                       w.WriteEndArray())
               | None -> ()
               yield! extraMetadata ]
-        Safetensors.write path metadata (Array.append (expected |> Array.map (fun (name, _) -> name, ps.[name].Value)) extraTensors)
+        metadata, Array.append (expected |> Array.map (fun (name, _) -> name, ps.[name].Value)) extraTensors
 
     /// Reads the "rnnad.model" description strictly: every field present with its type, no unknown field.
-    let private parseModel (custom: CustomParts) (error: string -> exn) (text: string) : ModelSpec =
+    let private parseModel (custom: LoadOptions) (error: string -> exn) (text: string) : ModelSpec =
         let bad (message: string) : 'a = raise (error message)
         use doc =
             try JsonDocument.Parse text
@@ -306,31 +311,51 @@ module Checkpoint =
     /// metadata key or tensor, and what was expected and found.
     /// A training checkpoint (see `TrainingCheckpoint`) loads as a model too: its `optimizer.*` tensors are
     /// set aside.
-    /// A model of custom cells or losses loads through `loadWith`, which is given them.
-    let rec load (path: string) : ModelCheckpoint = loadWith CustomParts.None path
+    /// A plain PyTorch state dict (no RnnAd description; `format` absent or "pt") loads too when its weights
+    /// say what model it is; otherwise `loadWith` takes what they cannot say. A model of custom cells or
+    /// losses loads through `loadWith` as well, which is given them.
+    let rec load (path: string) : ModelCheckpoint = loadWith LoadOptions.Default path
 
-    /// `load` for a model that may use the given custom cells and losses (found by the names stored).
-    and loadWith (custom: CustomParts) (path: string) : ModelCheckpoint = fst (loadParts custom path)
+    /// `load` with custom cells and losses (found by the names stored) and what a plain state dict's weights
+    /// cannot say.
+    and loadWith (options: LoadOptions) (path: string) : ModelCheckpoint = fst (loadParts options path (Safetensors.read path))
+
+    /// `loadWith` from a stream holding the file, from its position to its end; `name` is how errors call it.
+    and loadFrom (options: LoadOptions) (name: string) (stream: IO.Stream) : ModelCheckpoint =
+        fst (loadParts options name (Safetensors.readFrom name stream))
 
     /// `loadWith`, returning apart (prefix removed) the `optimizer.*` tensors of a training checkpoint, which is
     /// marked by the metadata key "rnnad.training".
-    and internal loadParts (custom: CustomParts) (path: string) : ModelCheckpoint * (string * RawTensor)[] =
-        let file = Safetensors.read path
+    and internal loadParts (custom: LoadOptions) (path: string) (file: SafetensorsFile) : ModelCheckpoint * (string * RawTensor)[] =
         let training = file.Metadata.ContainsKey trainingKey
         let isExtra (name: string) = training && name.StartsWith(optimizerPrefix, StringComparison.Ordinal)
         let extras = file.Tensors |> Array.filter (fst >> isExtra) |> Array.map (fun (n, t) -> n.Substring optimizerPrefix.Length, t)
         let file = { file with Tensors = file.Tensors |> Array.filter (fst >> isExtra >> not) }
         let bad (message: string) : 'a = raise (InvalidDataException(sprintf "checkpoint '%s': %s" path message))
-        match file.Metadata.TryFind formatKey with
-        | None -> bad (sprintf "metadata key '%s' is missing; expected '%s' (is this an RnnAd model checkpoint?)" formatKey formatVersion)
-        | Some v when v <> formatVersion -> bad (sprintf "metadata key '%s' is '%s', expected '%s'" formatKey v formatVersion)
-        | Some _ -> ()
-        let spec =
-            match file.Metadata.TryFind modelKey with
-            | None -> bad (sprintf "metadata key '%s' is missing; expected the model description" modelKey)
-            | Some text ->
-                let error message = InvalidDataException(sprintf "checkpoint '%s': metadata key '%s': %s" path modelKey message) :> exn
-                parseModel custom error text
+        // A file of RnnAd's describes its model; a plain state dict (PyTorch writes `format` "pt", or nothing)
+        // is read by the names and shapes of its tensors, renamed into RnnAd's layout.
+        let plainStateDict =
+            match file.Metadata.TryFind formatKey, file.Metadata.ContainsKey modelKey with
+            | Some v, _ when v = formatVersion -> false
+            | (None | Some "pt"), false -> true
+            | None, true -> bad (sprintf "metadata key '%s' is missing beside '%s'; expected '%s'" formatKey modelKey formatVersion)
+            | Some v, _ ->
+                bad (sprintf "metadata key '%s' is '%s', expected '%s' (an RnnAd checkpoint), or 'pt' or none without '%s' (a PyTorch state dict)"
+                         formatKey v formatVersion modelKey)
+        let file, spec =
+            if plainStateDict then
+                let spec, names = StateDict.describe path custom file.Tensors
+                { file with
+                    Tensors = file.Tensors |> Array.map (fun (n, t) -> names.[n], t)
+                    Dtypes = file.Dtypes |> Map.toSeq |> Seq.map (fun (n, d) -> names.[n], d) |> Map.ofSeq },
+                spec
+            else
+                file,
+                match file.Metadata.TryFind modelKey with
+                | None -> bad (sprintf "metadata key '%s' is missing; expected the model description" modelKey)
+                | Some text ->
+                    let error message = InvalidDataException(sprintf "checkpoint '%s': metadata key '%s': %s" path modelKey message) :> exn
+                    parseModel custom error text
         let vocabulary =
             file.Metadata.TryFind vocabularyKey |> Option.map (fun text ->
                 let badVocabulary (message: string) : 'a = bad (sprintf "metadata key '%s': %s" vocabularyKey message)
@@ -371,6 +396,7 @@ module Checkpoint =
         | None -> ()
         // A NaN or infinite weight would load silently and turn every output into garbage.
         for name, _ in expected do
+            if file.Dtypes.TryFind name = Some "I64" then bad (sprintf "tensor '%s' holds integers (I64); parameters are floating point" name)
             let values = stored.[name].AsSpan()
             let mutable i = 0
             while i < values.Length && Double.IsFinite values.[i] do

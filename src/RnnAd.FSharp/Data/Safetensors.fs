@@ -16,8 +16,12 @@ open RnnAd.FSharp.Storage
 type SafetensorsFile =
     { /// The `__metadata__` strings; empty when the file has none.
       Metadata: Map<string, string>
-      /// The tensors in the order of their data in the file (ascending `data_offsets`), F32 widened to float64.
-      Tensors: (string * RawTensor)[] }
+      /// The tensors in the order of their data in the file (ascending `data_offsets`), every dtype widened to
+      /// float64 exactly (F32, F16, BF16; I64 within ±2⁵³).
+      Tensors: (string * RawTensor)[]
+      /// The dtype each tensor has in the file (`F64`, `F32`, `F16`, `BF16`, `I64`), by name: a reader that
+      /// needs floating-point parameters refuses integers.
+      Dtypes: Map<string, string> }
 
 /// Reading and writing the safetensors format: an 8-byte little-endian unsigned header length N, N bytes of
 /// UTF-8 JSON mapping each tensor name to its dtype, shape and `data_offsets` [begin, end) relative to the
@@ -34,6 +38,7 @@ module Safetensors =
     type private Entry =
         { Name: string
           Index: int
+          Dtype: string
           ElementSize: int
           Shape: int[]
           Begin: int64
@@ -50,11 +55,13 @@ module Safetensors =
         let text = e.GetRawText()
         if text.Length <= 40 then text else text.Substring(0, 37) + "..."
 
-    /// Bytes per element of the dtypes RnnAd reads.
+    /// Bytes per element of the dtypes RnnAd reads: the floating-point ones PyTorch saves parameters in, and
+    /// I64 (integers widened exactly within ±2⁵³).
     let private elementSize (dtype: string) : int option =
         match dtype with
-        | "F64" -> Some 8
+        | "F64" | "I64" -> Some 8
         | "F32" -> Some 4
+        | "F16" | "BF16" -> Some 2
         | _ -> None
 
     /// A JSON integer ≥ 0 that fits in int64, or what was found instead.
@@ -99,7 +106,7 @@ module Safetensors =
         let size =
             match elementSize dtype with
             | Some s -> s
-            | None -> fail (sprintf "dtype '%s' is not supported; expected F64 or F32" dtype)
+            | None -> fail (sprintf "dtype '%s' is not supported; expected F64, F32, F16, BF16 or I64" dtype)
         let shapeValue = field "shape"
         if shapeValue.ValueKind <> JsonValueKind.Array then fail (sprintf "shape: expected an array of integers, found %s" (excerpt shapeValue))
         let shape =
@@ -136,7 +143,7 @@ module Safetensors =
             fail (sprintf "data_offsets [%d, %d) hold %d bytes, but %s of shape %s needs %d bytes" b e (e - b) dtype (Shape.format shape) r)
         | Some r when r / int64 size > int64 Array.MaxLength ->
             fail (sprintf "shape %s has %d elements, more than one array can hold (%d)" (Shape.format shape) (r / int64 size) Array.MaxLength)
-        | Some _ -> { Name = name; Index = index; ElementSize = size; Shape = shape; Begin = b; End = e }
+        | Some _ -> { Name = name; Index = index; Dtype = dtype; ElementSize = size; Shape = shape; Begin = b; End = e }
 
     /// Parses and checks the whole header; returns the metadata and the entries in data order.
     let private parseHeader (path: string) (header: byte[]) (dataLength: int64) : Map<string, string> * Entry[] =
@@ -177,33 +184,69 @@ module Safetensors =
             invalid path (sprintf "the data section has %d bytes but the tensors cover only the first %d; trailing bytes are not allowed" dataLength position)
         metadata, sorted
 
+    /// One element of a narrow dtype as float64, exactly: F32 and F16 widen without rounding, BF16 is the top
+    /// half of an F32, and an I64 beyond ±2⁵³ (where float64 would round it) raises.
+    let private widen (path: string) (e: Entry) (bytes: ReadOnlySpan<byte>) : float =
+        match e.Dtype with
+        | "F32" -> float (BinaryPrimitives.ReadSingleLittleEndian bytes)
+        | "F16" -> float (BinaryPrimitives.ReadHalfLittleEndian bytes)
+        | "BF16" -> float (BitConverter.Int32BitsToSingle(int (BinaryPrimitives.ReadUInt16LittleEndian bytes) <<< 16))
+        | _ ->
+            let v = BinaryPrimitives.ReadInt64LittleEndian bytes
+            if v > (1L <<< 53) || v < -(1L <<< 53) then
+                invalidTensor path e.Name (sprintf "the I64 value %d is beyond ±2^53, where float64 cannot hold every integer" v)
+            float v
+
     /// Reads one tensor's values; the stream stands at its first byte.
-    let private readValues (stream: Stream) (e: Entry) : RawTensor =
+    let private readValues (path: string) (stream: Stream) (e: Entry) : RawTensor =
         let numel = int ((e.End - e.Begin) / int64 e.ElementSize)
         let values = Array.zeroCreate<float> numel
-        if e.ElementSize = 8 then
+        if e.Dtype = "F64" then
             stream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()))
             if not BitConverter.IsLittleEndian then
                 let bits = MemoryMarshal.Cast<float, int64>(values.AsSpan())
                 for i in 0 .. bits.Length - 1 do
                     bits.[i] <- BinaryPrimitives.ReverseEndianness bits.[i]
         else
-            // F32 is widened (exactly) through a small buffer instead of a second copy of the whole tensor.
-            let buffer = Array.zeroCreate<byte> (int (min (int64 numel * 4L) 65536L))
+            // Other dtypes are widened through a small buffer instead of a second copy of the whole tensor.
+            let size = e.ElementSize
+            let buffer = Array.zeroCreate<byte> (int (min (int64 numel * int64 size) 65536L))
             let mutable filled = 0
             while filled < numel do
-                let count = min (numel - filled) (buffer.Length / 4)
-                let chunk = buffer.AsSpan(0, count * 4)
+                let count = min (numel - filled) (buffer.Length / size)
+                let chunk = buffer.AsSpan(0, count * size)
                 stream.ReadExactly chunk
                 for i in 0 .. count - 1 do
-                    values.[filled + i] <- float (BinaryPrimitives.ReadSingleLittleEndian(chunk.Slice(i * 4, 4)))
+                    values.[filled + i] <- widen path e (Span<byte>.op_Implicit (chunk.Slice(i * size, size)))
                 filled <- filled + count
         RawTensor.ofOwned (Array.copy e.Shape) values
 
-    /// Reads and validates a safetensors file (F64, and F32 widened to float64). Any inconsistency raises an
-    /// `InvalidDataException` naming the file, the tensor, what was expected and what was found. A missing
-    /// file raises FileNotFoundException; a directory, device, FIFO or socket raises IOException without being
-    /// opened (a FIFO would wait for a writer).
+    /// Reads and validates a safetensors file from a stream that stands at its first byte and holds exactly the
+    /// file (`length` bytes from there); `name` is how errors call it.
+    let private readStream (name: string) (stream: Stream) (fileLength: int64) : SafetensorsFile =
+        if fileLength < 8L then
+            invalid name (sprintf "the file has %d bytes; expected at least 8 (the header length field)" fileLength)
+        let lengthField = Array.zeroCreate<byte> 8
+        stream.ReadExactly(lengthField.AsSpan())
+        let headerLength = BinaryPrimitives.ReadUInt64LittleEndian(ReadOnlySpan lengthField)
+        let available = uint64 (fileLength - 8L)
+        if headerLength > available then
+            invalid name (sprintf "the header length field says %d bytes, but only %d bytes follow it (truncated, or not a safetensors file)" headerLength available)
+        if headerLength > uint64 maxHeaderBytes then
+            invalid name (sprintf "the header length %d exceeds the limit of %d bytes" headerLength maxHeaderBytes)
+        let header = Array.zeroCreate<byte> (int headerLength)
+        stream.ReadExactly(header.AsSpan())
+        let metadata, entries = parseHeader name header (fileLength - 8L - int64 headerLength)
+        let tensors =
+            entries |> Array.map (fun e ->
+                try e.Name, readValues name stream e
+                with :? EndOfStreamException -> invalidTensor name e.Name "the file ended inside its data (did it change while being read?)")
+        { Metadata = metadata; Tensors = tensors; Dtypes = entries |> Array.map (fun e -> e.Name, e.Dtype) |> Map.ofArray }
+
+    /// Reads and validates a safetensors file (F64, and F32, F16, BF16, I64 widened to float64). Any inconsistency
+    /// raises an `InvalidDataException` naming the file, the tensor, what was expected and what was found. A
+    /// missing file raises FileNotFoundException; a directory, device, FIFO or socket raises IOException without
+    /// being opened (a FIFO would wait for a writer).
     let read (path: string) : SafetensorsFile =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "the path of a safetensors file must not be empty"
         match FileKind.ofPath path with
@@ -211,25 +254,20 @@ module Safetensors =
         | FileKind.Missing -> raise (FileNotFoundException(sprintf "safetensors file '%s' does not exist" path, path))
         | kind -> raise (IOException(sprintf "safetensors file '%s' is %s, not a file that can be read" path (FileKind.describe kind)))
         use stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 65536, FileOptions.SequentialScan)
-        let fileLength = stream.Length
-        if fileLength < 8L then
-            invalid path (sprintf "the file has %d bytes; expected at least 8 (the header length field)" fileLength)
-        let lengthField = Array.zeroCreate<byte> 8
-        stream.ReadExactly(lengthField.AsSpan())
-        let headerLength = BinaryPrimitives.ReadUInt64LittleEndian(ReadOnlySpan lengthField)
-        let available = uint64 (fileLength - 8L)
-        if headerLength > available then
-            invalid path (sprintf "the header length field says %d bytes, but only %d bytes follow it (truncated, or not a safetensors file)" headerLength available)
-        if headerLength > uint64 maxHeaderBytes then
-            invalid path (sprintf "the header length %d exceeds the limit of %d bytes" headerLength maxHeaderBytes)
-        let header = Array.zeroCreate<byte> (int headerLength)
-        stream.ReadExactly(header.AsSpan())
-        let metadata, entries = parseHeader path header (fileLength - 8L - int64 headerLength)
-        let tensors =
-            entries |> Array.map (fun e ->
-                try e.Name, readValues stream e
-                with :? EndOfStreamException -> invalidTensor path e.Name "the file ended inside its data (did it change while being read?)")
-        { Metadata = metadata; Tensors = tensors }
+        readStream path stream stream.Length
+
+    /// Reads a safetensors file from a stream, from its current position to its end (a stream that cannot
+    /// seek is read into memory first, since the format's header must be checked against the data's length);
+    /// errors call the file `name`. The stream is left open.
+    let readFrom (name: string) (stream: Stream) : SafetensorsFile =
+        if isNull stream then nullArg "stream"
+        if not stream.CanRead then invalidArg "stream" "the stream cannot be read"
+        if stream.CanSeek then readStream name stream (stream.Length - stream.Position)
+        else
+            use copy = new MemoryStream()
+            stream.CopyTo copy
+            copy.Position <- 0L
+            readStream name copy copy.Length
 
     /// The header: `__metadata__` first, then the tensors in the given order with consecutive offsets, padded
     /// with spaces to a multiple of 8 bytes so that the data section starts 8-aligned (as the reference does).
@@ -290,6 +328,29 @@ module Safetensors =
             if not (names.TryAdd(name, i)) then
                 fail "tensors" (sprintf "the name '%s' appears twice (tensors %d and %d)" name names.[name] i))
 
+    /// The length field, the header and the F64 data, written to a stream.
+    let private writeContent (stream: Stream) (header: byte[]) (tensors: (string * RawTensor)[]) : unit =
+        let lengthField = Array.zeroCreate<byte> 8
+        BinaryPrimitives.WriteUInt64LittleEndian(lengthField.AsSpan(), uint64 header.Length)
+        stream.Write(lengthField, 0, 8)
+        stream.Write(header, 0, header.Length)
+        let scratch = Array.zeroCreate<byte> 8
+        for _, raw in tensors do
+            if BitConverter.IsLittleEndian then stream.Write(MemoryMarshal.AsBytes(raw.AsSpan()))
+            else
+                for v in raw.AsSpan() do
+                    BinaryPrimitives.WriteDoubleLittleEndian(scratch.AsSpan(), v)
+                    stream.Write(scratch, 0, 8)
+
+    /// Writes F64 tensors and metadata in the safetensors format to a stream, from its current position (the
+    /// stream is left open; atomicity is the caller's, unlike `write`'s). `name` is how errors call the target.
+    let writeTo (name: string) (stream: Stream) (metadata: (string * string) list) (tensors: (string * RawTensor)[]) : unit =
+        if isNull stream then nullArg "stream"
+        if not stream.CanWrite then invalidArg "stream" "the stream cannot be written"
+        if isNull tensors then nullArg "tensors"
+        checkWritable name metadata tensors
+        writeContent stream (headerBytes metadata tensors) tensors
+
     /// `write` with a hook run on the finished temporary file just before it replaces the target, so tests can
     /// make a write fail at its last moment.
     let internal writeWith
@@ -316,17 +377,7 @@ module Safetensors =
         // locked against other writers' cleanup, until it has replaced the target.
         let temp, stream = OutputFile.createTemporary target
         let writeTemp () =
-            let lengthField = Array.zeroCreate<byte> 8
-            BinaryPrimitives.WriteUInt64LittleEndian(lengthField.AsSpan(), uint64 header.Length)
-            stream.Write(lengthField, 0, 8)
-            stream.Write(header, 0, header.Length)
-            let scratch = Array.zeroCreate<byte> 8
-            for _, raw in tensors do
-                if BitConverter.IsLittleEndian then stream.Write(MemoryMarshal.AsBytes(raw.AsSpan()))
-                else
-                    for v in raw.AsSpan() do
-                        BinaryPrimitives.WriteDoubleLittleEndian(scratch.AsSpan(), v)
-                        stream.Write(scratch, 0, 8)
+            writeContent stream header tensors
             // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
             stream.Flush true
         try

@@ -27,8 +27,8 @@ module TrainingCheckpoint =
         Checkpoint.saveWith path spec vocabulary state.Parameters ((Checkpoint.trainingKey, progress) :: metadata) buffers
 
     /// Loads a training checkpoint whose model may use the given custom cells and losses.
-    let rec loadWith (custom: CustomParts) (path: string) : ModelCheckpoint * TrainingState =
-        let model, buffers = Checkpoint.loadParts custom path
+    let rec loadWith (custom: LoadOptions) (path: string) : ModelCheckpoint * TrainingState =
+        let model, buffers = Checkpoint.loadParts custom path (Safetensors.read path)
         let bad (message: string) : 'a = raise (InvalidDataException(sprintf "training checkpoint '%s': %s" path message))
         let progress =
             match model.Metadata.TryFind Checkpoint.trainingKey with
@@ -60,4 +60,4 @@ module TrainingCheckpoint =
         model, state
 
     /// Loads a training checkpoint: the model and the state to resume from.
-    and load (path: string) : ModelCheckpoint * TrainingState = loadWith CustomParts.None path
+    and load (path: string) : ModelCheckpoint * TrainingState = loadWith LoadOptions.Default path

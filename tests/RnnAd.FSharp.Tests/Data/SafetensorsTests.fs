@@ -224,10 +224,36 @@ let private rejectsBadFiles =
         }
         test "unsupported and unknown dtypes" {
             withTempDir (fun dir ->
-                for dtype in [ "F16"; "BF16"; "I64"; "Q7" ] do
+                for dtype in [ "U8"; "BOOL"; "F8_E4M3"; "Q7" ] do
                     let header = sprintf "{\"a\":{\"dtype\":\"%s\",\"shape\":[1],\"data_offsets\":[0,8]}}" dtype
                     rejects dir (dtype + ".safetensors") (fileBytes header (Array.zeroCreate 8))
-                        [ "tensor 'a'"; sprintf "dtype '%s' is not supported; expected F64 or F32" dtype ])
+                        [ "tensor 'a'"; sprintf "dtype '%s' is not supported; expected F64, F32, F16, BF16 or I64" dtype ])
+        }
+        test "F16, BF16 and I64 widen to float64 exactly; integers beyond 2^53 are refused" {
+            withTempDir (fun dir ->
+                // F16 0x3C00 = 1, 0xC000 = −2, 0x3555 = 1365/4096 = 0.333251953125 (10-bit mantissa), 0x0001 = 2^−24.
+                // BF16 0x3F80 = 1, 0x4049 = the F32 0x40490000 = 3.140625, 0xFF80 = −∞.
+                // I64 42, −7, 2^53.
+                let le16 (v: int) = [| byte (v &&& 0xFF); byte (v >>> 8) |]
+                let le64 (v: int64) = BitConverter.GetBytes v
+                let header =
+                    "{\"f16\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
+                    + "\"bf16\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[8,14]},"
+                    + "\"i64\":{\"dtype\":\"I64\",\"shape\":[3],\"data_offsets\":[14,38]}}"
+                let data =
+                    Array.concat [ le16 0x3C00; le16 0xC000; le16 0x3555; le16 0x0001
+                                   le16 0x3F80; le16 0x4049; le16 0xFF80
+                                   le64 42L; le64 -7L; le64 (1L <<< 53) ]
+                let path = Path.Combine(dir, "narrow.safetensors")
+                File.WriteAllBytes(path, fileBytes header data)
+                let file = Safetensors.read path
+                let values name = file.Tensors |> Array.find (fst >> (=) name) |> snd |> fun t -> t.ToArray()
+                Expect.equal (values "f16") [| 1.0; -2.0; 0.333251953125; Math.Pow(2.0, -24.0) |] "F16"
+                Expect.equal (values "bf16") [| 1.0; 3.140625; Double.NegativeInfinity |] "BF16"
+                Expect.equal (values "i64") [| 42.0; -7.0; 9007199254740992.0 |] "I64"
+                Expect.equal file.Dtypes (Map [ "bf16", "BF16"; "f16", "F16"; "i64", "I64" ]) "each tensor's dtype"
+                let beyond = "{\"n\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}"
+                rejects dir "beyond.safetensors" (fileBytes beyond (le64 ((1L <<< 53) + 1L))) [ "tensor 'n'"; "beyond ±2^53" ])
         }
     ]
 

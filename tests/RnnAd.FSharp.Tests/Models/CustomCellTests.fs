@@ -141,7 +141,7 @@ let tests =
                 let path = Path.Combine(folder, "mgu.safetensors")
                 Checkpoint.save path s (Some(alphabet |> Array.map string)) trained
                 TempFolder.throws<InvalidDataException, _> [ "'MGU'"; "custom cell" ] (fun () -> Checkpoint.load path)
-                let loaded = Checkpoint.loadWith { CustomParts.None with Cells = [ mgu ] } path
+                let loaded = Checkpoint.loadWith { LoadOptions.Default with Cells = [ mgu ] } path
                 Expect.equal loaded.Spec s "the same spec, the same cell value"
                 let model = SequenceModel.model s
                 Expect.equal (Evaluation.predict model loaded.Parameters windows.[0]) (Evaluation.predict model trained windows.[0]) "same predictions")
