@@ -1,5 +1,3 @@
-using System.Reflection;
-
 namespace RnnAd.CSharp.Tests;
 
 /// <summary>Real-valued targets: forecasting windows, regression losses, their metrics and the forecasting example.</summary>
@@ -98,19 +96,7 @@ public sealed class ForecastingExampleTests : IDisposable
     [Fact]
     public void The_forecasting_example_beats_the_last_value_baseline_by_40_percent_in_quick_mode()
     {
-        var entry = Assembly.Load("CSharpForecasting").EntryPoint!;
-        var output = new StringWriter();
-        var previous = Console.Out;
-        Console.SetOut(output);
-        try
-        {
-            entry.Invoke(null, new object[] { new[] { "--quick", "--output", _folder } });
-        }
-        finally
-        {
-            Console.SetOut(previous);
-        }
-        var text = output.ToString();
+        var text = ExampleRunner.Run("CSharpForecasting", "--quick", "--output", _folder);
         var ratio = double.Parse(text.Split('\n').Single(l => l.StartsWith("LSTM RMSE / last-value RMSE")).Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(ratio <= 0.6, $"LSTM RMSE is {ratio} of the last-value baseline's\n{text}");
         var png = File.ReadAllBytes(Path.Combine(_folder, "forecast.png"));

@@ -15,21 +15,9 @@ open RnnAd.FSharp.Tests.Data
 // built-in cells go through: the runner (layers, directions, masks, truncation, probes, checkpointing),
 // the trainer, checkpoints, prediction and gradient checks.
 
-/// The minimal gated unit (Zhou et al., 2016): one forget gate does the work of the GRU's two.
-///   f = σ(W_f x + b_f + U_f h),  n = tanh(W_n x + b_n + U_n (f ⊙ h)),  h' = (1 − f) ⊙ h + f ⊙ n
-let mgu: Cell =
-    Cell.create "MGU"
-        [ Cell.parameter "weight_ih" (fun input hidden -> [| 2 * hidden; input |])
-          Cell.parameter "weight_hf" (fun _ hidden -> [| hidden; hidden |])
-          Cell.parameter "weight_hn" (fun _ hidden -> [| hidden; hidden |])
-          Cell.parameterWith (Initializer.Constant 0.0) "bias" (fun _ hidden -> [| 2 * hidden |]) ]
-        1
-        (fun p s x ->
-            let xi = (Nn.linear p.["weight_ih"] p.["bias"] x).Chunk(2, 1)
-            let h = s.H
-            let f = Nn.sigmoid (xi.[0] + Nn.linearNoBias p.["weight_hf"] h)
-            let n = tanh (xi.[1] + Nn.linearNoBias p.["weight_hn"] (f * h))
-            CellState.Of((1.0 - f) * h + f * n))
+/// The minimal gated unit (Zhou et al., 2016), as the custom-cell example writes it: one forget gate does the
+/// work of the GRU's two.
+let mgu: Cell = FSharpCustomCell.mgu
 
 /// The text the char-level tests learn: the letter after any two is determined.
 let private alphabet = "ehlo " |> Seq.toArray
