@@ -42,15 +42,15 @@ module Model =
 
     /// The weight of every position in the loss: the mask for per-step outputs, every sequence for
     /// per-sequence ones.
-    let positionWeights (model: Model) (batch: SequenceBatch) : float[] option =
-        match model.Head with
+    let positionWeights (head: HeadKind) (batch: SequenceBatch) : float[] option =
+        match head with
         | HeadKind.PerStep -> batch.Mask
         | HeadKind.LastStep -> None
 
     /// The batch's mean loss (padded steps excluded) and the final states.
     let loss (model: Model) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
         let outputs, finals = model.Forward ps options batch
-        Loss.compute model.Loss (positionWeights model batch) batch.Targets outputs, finals
+        Loss.compute model.Loss (positionWeights model.Head batch) batch.Targets outputs, finals
 
     /// Steps [start, start + length) of a batch: inputs, mask and per-step targets (truncated BPTT cuts
     /// per-step batches into such chunks).

@@ -237,4 +237,5 @@ module SequenceModel =
     /// The mean loss of a batch (padded steps excluded) and the final states.
     let loss (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
         checkTargets spec batch
-        Model.loss (model spec) ps options batch
+        let outputs, finals = forward spec ps options batch
+        Loss.compute spec.Loss (Model.positionWeights spec.Head batch) batch.Targets outputs, finals

@@ -38,7 +38,7 @@ module Evaluation =
         for batch in batches do
             if batch.Targets.IsNone then invalidArg "batches" "a batch has no targets; evaluation compares outputs with targets"
             let outputs, _ = model.Forward ps RunOptions.Default batch
-            let weights = Model.positionWeights model batch
+            let weights = Model.positionWeights model.Head batch
             let loss = (Loss.compute model.Loss weights batch.Targets outputs).ToScalar()
             let width = outputs.Shape.[outputs.Rank - 1]
             let positions = outputs.Numel / max 1 width
