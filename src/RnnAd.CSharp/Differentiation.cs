@@ -66,8 +66,11 @@ public static class Differentiation
     /// its gradients, trading a second forward pass for memory. f must be pure and read every differentiated value
     /// through <paramref name="inputs"/>.
     /// </summary>
-    public static Tensor Checkpoint(Func<Tensor[], Tensor> f, params Tensor[] inputs) =>
-        Ad.checkpoint(FuncConvert.FromFunc<Tensor[], Tensor>(xs => NotNull(f)(xs) ?? throw Returned()), NotNull(inputs));
+    public static Tensor Checkpoint(Func<Tensor[], Tensor> f, params Tensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        return Ad.checkpoint(FuncConvert.FromFunc<Tensor[], Tensor>(xs => f(xs) ?? throw Returned()), NotNull(inputs));
+    }
 
     /// <summary>The gradient of f (returning one value) at named parameters, under the same names and shapes.</summary>
     public static IReadOnlyDictionary<string, Tensor> Grad(Func<IReadOnlyDictionary<string, Tensor>, Tensor> f, IReadOnlyDictionary<string, Tensor> parameters) =>

@@ -82,6 +82,7 @@ public sealed class CustomLossTests(ITestOutputHelper output) : IDisposable
         var before = model.Evaluate([first]).Loss;
         var lengths = inputs.Take(16).Select(s => s.Length).ToArray();
         Assert.Equal(lengths.SelectMany(l => Enumerable.Range(0, first.Length).Select(t => t < l ? 1.0 : 0.0)), seenWeights);
+        Assert.Contains(0.0, seenWeights!); // the batch is padded
         // And its value is the pinball loss over the real steps, computed here from the model's own predictions.
         var predicted = model.PredictValues(first);
         var residuals = Enumerable.Range(0, 16).SelectMany(i => targets[i].Select((t, s) => t[0] - predicted[i][s][0])).ToArray();
