@@ -30,38 +30,52 @@ module TensorComparisons =
         /// max(a, b) element-wise (NaN wins): ∂f = s·da + s′·db with s = 1 where a > b, ½ where a = b, 0 where
         /// a < b, and s′ the same with a and b swapped. The halves on ties are PyTorch's rule (torch.maximum);
         /// where either is NaN both shares are 1, also as PyTorch.
+        [<CompiledName("Maximum")>]
         static member Maximum(a: Tensor, b: Tensor) : Tensor = extremum Elementwise.maximum Elementwise.maximumShare a b
 
         /// min(a, b) element-wise (NaN wins): ∂f = s·da + s′·db with s = 1 where a < b, ½ where a = b, 0 where
         /// a > b, and s′ the same with a and b swapped (PyTorch's torch.minimum).
+        [<CompiledName("Minimum")>]
         static member Minimum(a: Tensor, b: Tensor) : Tensor = extremum Elementwise.minimum Elementwise.minimumShare a b
 
         /// 1 where a > b, else 0: a constant.
+        [<CompiledName("Greater")>]
         member a.Greater(b: Tensor) : Tensor = mask Elementwise.greater a b
         /// 1 where a > b, else 0: a constant.
+        [<CompiledName("Greater")>]
         member a.Greater(b: float) : Tensor = mask Elementwise.greater a (Tensor.Scalar b)
 
         /// 1 where a ≥ b, else 0: a constant.
+        [<CompiledName("GreaterEqual")>]
         member a.GreaterEqual(b: Tensor) : Tensor = mask Elementwise.greaterEqual a b
         /// 1 where a ≥ b, else 0: a constant.
+        [<CompiledName("GreaterEqual")>]
         member a.GreaterEqual(b: float) : Tensor = mask Elementwise.greaterEqual a (Tensor.Scalar b)
 
         /// 1 where a < b, else 0: a constant.
+        [<CompiledName("Less")>]
         member a.Less(b: Tensor) : Tensor = mask Elementwise.less a b
         /// 1 where a < b, else 0: a constant.
+        [<CompiledName("Less")>]
         member a.Less(b: float) : Tensor = mask Elementwise.less a (Tensor.Scalar b)
 
         /// 1 where a ≤ b, else 0: a constant.
+        [<CompiledName("LessEqual")>]
         member a.LessEqual(b: Tensor) : Tensor = mask Elementwise.lessEqual a b
         /// 1 where a ≤ b, else 0: a constant.
+        [<CompiledName("LessEqual")>]
         member a.LessEqual(b: float) : Tensor = mask Elementwise.lessEqual a (Tensor.Scalar b)
 
         /// 1 where a = b, else 0: a constant.
+        [<CompiledName("Equal")>]
         member a.Equal(b: Tensor) : Tensor = mask Elementwise.equal a b
         /// 1 where a = b, else 0: a constant.
+        [<CompiledName("Equal")>]
         member a.Equal(b: float) : Tensor = mask Elementwise.equal a (Tensor.Scalar b)
 
         /// 1 where a ≠ b (or either is NaN), else 0: a constant.
+        [<CompiledName("NotEqual")>]
         member a.NotEqual(b: Tensor) : Tensor = mask Elementwise.notEqual a b
         /// 1 where a ≠ b (or either is NaN), else 0: a constant.
+        [<CompiledName("NotEqual")>]
         member a.NotEqual(b: float) : Tensor = mask Elementwise.notEqual a (Tensor.Scalar b)

@@ -13,6 +13,7 @@ module TensorIndexing =
 
         /// Rows of a (V, ...) table picked by `indices`, giving shape `indexShape @ rest` (an embedding lookup).
         /// The adjoint scatter-adds each output row's adjoint into the row it came from.
+        [<CompiledName("GatherRows")>]
         member table.GatherRows(indices: int[], indexShape: int[]) : Tensor =
             if isNull indices then nullArg "indices"
             if isNull indexShape then nullArg "indexShape"
@@ -33,6 +34,7 @@ module TensorIndexing =
                 table
 
         /// The adjoint of GatherRows: shape `rows :: rowShape`, row i the sum of the rows of `a` whose index is i.
+        [<CompiledName("ScatterAddRows")>]
         member a.ScatterAddRows(rows: int, rowShape: int[], indices: int[]) : Tensor =
             let indexShape = a.Shape.[.. a.Rank - rowShape.Length - 1]
             Op.unary (Indexing.scatterAddRows rows rowShape indices)
@@ -42,6 +44,7 @@ module TensorIndexing =
 
         /// For `a` of shape (..., C): a[..., indices[p]] at every position p of the leading dimensions
         /// (row-major), giving the leading shape. Picks each target's logit.
+        [<CompiledName("GatherLast")>]
         member a.GatherLast(indices: int[]) : Tensor =
             if isNull indices then nullArg "indices"
             let classes = if a.Rank = 0 then 0 else a.Shape.[a.Rank - 1]
@@ -52,6 +55,7 @@ module TensorIndexing =
                 a
 
         /// The adjoint of GatherLast: zeros of shape `a.Shape @ [classes]` holding a[p] at [p, indices[p]].
+        [<CompiledName("ScatterLast")>]
         member a.ScatterLast(classes: int, indices: int[]) : Tensor =
             Op.unary (Indexing.scatterLast classes indices)
                 (fun _ _ da -> da.ScatterLast(classes, indices))
@@ -62,6 +66,7 @@ module TensorIndexing =
         /// The index (values `indices`, row-major, of shape `indexShape`) has a's rank and fits inside a's shape
         /// off `dim`; the result has its shape. ∂f = da gathered alike; ā = ḡ added back where each entry came
         /// from (repeated indices add up).
+        [<CompiledName("Gather")>]
         member a.Gather(dim: int, indices: int[], indexShape: int[]) : Tensor =
             if isNull indices then nullArg "indices"
             if isNull indexShape then nullArg "indexShape"
@@ -86,6 +91,7 @@ module TensorIndexing =
         /// same index would read it. `src` must have the index's shape (PyTorch also takes a larger `src` and
         /// reads its leading block; that is refused here, as it usually hides a shape mistake).
         /// ∂f = da + dsrc scattered; ā = ḡ; s̄rc = ḡ gathered.
+        [<CompiledName("ScatterAdd")>]
         member a.ScatterAdd(dim: int, indices: int[], indexShape: int[], src: Tensor) : Tensor =
             if isNull indices then nullArg "indices"
             if isNull indexShape then nullArg "indexShape"
@@ -98,6 +104,7 @@ module TensorIndexing =
 
         /// torch.index_select: the entries `indices` along `dim`, in that order (repeats allowed).
         /// ∂f = da selected alike; ā = ḡ's entries added back into the entries they came from.
+        [<CompiledName("IndexSelect")>]
         member a.IndexSelect(dim: int, indices: int[]) : Tensor =
             if isNull indices then nullArg "indices"
             let dim = Shape.normalizeDim "indexSelect" a.Rank dim
@@ -114,6 +121,7 @@ module TensorIndexing =
 
         /// torch.index_add: a copy of `a` with entry q along `dim` of `source` added into entry `indices[q]`.
         /// ∂f = da + dsource placed alike; ā = ḡ; s̄ource = ḡ's entries `indices` along `dim`.
+        [<CompiledName("IndexAdd")>]
         member a.IndexAdd(dim: int, indices: int[], source: Tensor) : Tensor =
             if isNull indices then nullArg "indices"
             let dim = Shape.normalizeDim "indexAdd" a.Rank dim
@@ -135,6 +143,7 @@ module TensorIndexing =
 
         /// torch.masked_fill: `value` where `mask` is non-zero, `a` elsewhere; the mask broadcasts to a's shape.
         /// ∂f = da where `a` is kept and 0 where filled (selected, never multiplied by a mask).
+        [<CompiledName("MaskedFill")>]
         member a.MaskedFill(mask: RawTensor, value: float) : Tensor =
             if isNull (box mask) then nullArg "mask"
             if not (Shape.equal (Shape.broadcast "maskedFill" mask.Shape a.Shape) a.Shape) then
@@ -144,6 +153,7 @@ module TensorIndexing =
         /// Where `mask` is non-zero take `a`, else `b`; all three broadcast together. The adjoint of each branch
         /// is the output's adjoint where that branch was taken, 0 elsewhere (so an infinite value in the
         /// branch not taken cannot leak a NaN into the gradient).
+        [<CompiledName("Where")>]
         static member Where(mask: RawTensor, a: Tensor, b: Tensor) : Tensor =
             if isNull (box mask) then nullArg "mask"
             let zero = Tensor.Scalar 0.0

@@ -16,6 +16,7 @@ module TensorMatMul =
         /// dimension is dropped again (vector · vector is the dot product). The flags apply to matrices only.
         /// ∂f = op(da)·op(b) + op(a)·op(db); ā and b̄ are the products with ḡ, summed over the batch
         /// dimensions along which a or b was broadcast.
+        [<CompiledName("MatMul")>]
         static member MatMul(a: Tensor, b: Tensor, ?transA: bool, ?transB: bool) : Tensor =
             let ta = defaultArg transA false
             let tb = defaultArg transB false
@@ -74,4 +75,5 @@ module TensorMatMul =
                     a b
 
         /// a · b (matrix product, see the static overload).
+        [<CompiledName("MatMul")>]
         member a.MatMul(b: Tensor) : Tensor = Tensor.MatMul(a, b)

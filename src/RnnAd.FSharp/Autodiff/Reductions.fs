@@ -11,6 +11,7 @@ module TensorReductions =
     type Tensor with
 
         /// Σ of all elements, as a scalar: ∂f = Σ da; ā = ḡ broadcast.
+        [<CompiledName("Sum")>]
         member a.Sum() : Tensor =
             Op.unary Reductions.sumAll
                 (fun _ _ da -> da.Sum())
@@ -18,6 +19,7 @@ module TensorReductions =
                 a
 
         /// Σ along `dim` (negative counts from the end), keeping it as size 1 if `keepDim`.
+        [<CompiledName("Sum")>]
         member a.Sum(dim: int, ?keepDim: bool) : Tensor =
             let keepDim = defaultArg keepDim false
             let dim = Shape.normalizeDim "sum" a.Rank dim
@@ -27,9 +29,11 @@ module TensorReductions =
                 a
 
         /// Mean of all elements.
+        [<CompiledName("Mean")>]
         member a.Mean() : Tensor = a.Sum() / float a.Numel
 
         /// Mean along `dim`.
+        [<CompiledName("Mean")>]
         member a.Mean(dim: int, ?keepDim: bool) : Tensor =
             let d = Shape.normalizeDim "mean" a.Rank dim
             a.Sum(d, defaultArg keepDim false) / float a.Shape.[d]
@@ -37,20 +41,24 @@ module TensorReductions =
         /// The largest element, as a scalar; the gradient goes to the first maximum (PyTorch's whole-tensor
         /// max splits it evenly between tied maxima instead; one route, as max along a dimension, keeps a
         /// gradient check exact at ties).
+        [<CompiledName("Max")>]
         member a.Max() : Tensor = a.Reshape([| a.Numel |]).Max(0)
 
         /// The largest value along `dim`: f = a at the first maximum of each slice (NaN counts as largest).
         /// ∂f = da there; ā = ḡ placed there and 0 elsewhere, by a scatter rather than a product with a 0/1
         /// mask, so an infinite ḡ (as from √ of a maximum of 0) leaves 0, not NaN, on the other entries.
+        [<CompiledName("Max")>]
         member a.Max(dim: int, ?keepDim: bool) : Tensor =
             let dim = Shape.normalizeDim "max" a.Rank dim
             Tensor.Extreme(Reductions.maxDim dim, Reductions.argmaxDim dim true, dim, defaultArg keepDim false, a)
 
         /// The smallest element, as a scalar; the gradient goes to the first minimum.
+        [<CompiledName("Min")>]
         member a.Min() : Tensor = a.Reshape([| a.Numel |]).Min(0)
 
         /// The smallest value along `dim`: f = a at the first minimum of each slice (NaN counts as smallest).
         /// ∂f = da there; ā = ḡ placed there and 0 elsewhere (scattered, as for Max).
+        [<CompiledName("Min")>]
         member a.Min(dim: int, ?keepDim: bool) : Tensor =
             let dim = Shape.normalizeDim "min" a.Rank dim
             Tensor.Extreme(Reductions.minDim dim, Reductions.argminDim dim true, dim, defaultArg keepDim false, a)
@@ -68,11 +76,13 @@ module TensorReductions =
                 a
 
         /// Π of all elements, as a scalar (1 for an empty tensor).
+        [<CompiledName("Prod")>]
         member a.Prod() : Tensor = a.Reshape([| a.Numel |]).Prod(0)
 
         /// Π along `dim` (1 over an empty dimension): ∂f = Σ da·Π_{j≠i} a_j; ā_i = ḡ·Π_{j≠i} a_j. The products
         /// of the others come from running products, never f / a_i, so zeros are exact: one zero sends the
         /// gradient only to itself, two or more give a zero gradient (PyTorch's results, without a division).
+        [<CompiledName("Prod")>]
         member a.Prod(dim: int, ?keepDim: bool) : Tensor =
             let keepDim = defaultArg keepDim false
             let dim = Shape.normalizeDim "prod" a.Rank dim
@@ -99,6 +109,7 @@ module TensorReductions =
 
         /// Running sums along `dim` (torch.cumsum): f_i = Σ_{j≤i} a_j. ∂f = da's running sums; ā_j = Σ_{i≥j} ḡ_i,
         /// the running sums taken from the end.
+        [<CompiledName("CumSum")>]
         member a.CumSum(dim: int) : Tensor =
             let dim = Shape.normalizeDim "cumsum" a.Rank dim
             Tensor.RunningSum(dim, false, a)
@@ -112,6 +123,7 @@ module TensorReductions =
                 a
 
         /// log Σ exp along `dim`, computed stably: ∂f = Σ softmax(a)·da.
+        [<CompiledName("LogSumExp")>]
         member a.LogSumExp(dim: int, ?keepDim: bool) : Tensor =
             let keepDim = defaultArg keepDim false
             let dim = Shape.normalizeDim "logSumExp" a.Rank dim
@@ -122,13 +134,17 @@ module TensorReductions =
                 a
 
         /// Flat index of the largest element (not differentiable).
+        [<CompiledName("ArgMax")>]
         member a.ArgMax() : int = Reductions.argmaxAll a.Value
 
         /// Indices of the largest values along `dim`, in row-major order of the remaining dimensions.
+        [<CompiledName("ArgMax")>]
         member a.ArgMax(dim: int) : int[] = fst (Reductions.argmaxDim dim false a.Value)
 
         /// Flat index of the smallest element (not differentiable).
+        [<CompiledName("ArgMin")>]
         member a.ArgMin() : int = Reductions.argminAll a.Value
 
         /// Indices of the smallest values along `dim`, in row-major order of the remaining dimensions.
+        [<CompiledName("ArgMin")>]
         member a.ArgMin(dim: int) : int[] = fst (Reductions.argminDim dim false a.Value)

@@ -11,6 +11,7 @@ module TensorShaping =
     type Tensor with
 
         /// The same values under a new shape (one dimension may be -1, inferred). Storage is shared.
+        [<CompiledName("Reshape")>]
         member a.Reshape(shape: int[]) : Tensor =
             if isNull shape then nullArg "shape"
             if Shape.equal shape a.Shape then a
@@ -23,6 +24,7 @@ module TensorShaping =
 
         /// Reorders dimensions: output dimension i is input dimension perm[i] (negative counts from the end,
         /// as PyTorch).
+        [<CompiledName("Permute")>]
         member a.Permute(perm: int[]) : Tensor =
             if isNull perm then nullArg "perm"
             let perm = Layout.normalizePermutation a.Rank perm
@@ -33,14 +35,17 @@ module TensorShaping =
                 a
 
         /// Swaps two dimensions.
+        [<CompiledName("Transpose")>]
         member a.Transpose(dim0: int, dim1: int) : Tensor = a.Permute(Layout.swapPermutation a.Rank dim0 dim1)
 
-        /// The transpose of a matrix.
+        /// The transpose of a matrix. F# ignores CompiledName on an extension property's getter, so C# reaches it
+        /// as the facade's own `T`.
         member a.T: Tensor =
             if a.Rank <> 2 then Shape.fail "T" (sprintf "needs a matrix, got shape %s" (Shape.format a.Shape))
             a.Permute [| 1; 0 |]
 
         /// The `length` entries from `start` along `dim`.
+        [<CompiledName("Slice")>]
         member a.Slice(dim: int, start: int, length: int) : Tensor =
             let dim = Shape.normalizeDim "slice" a.Rank dim
             let size = a.Shape.[dim]
@@ -55,6 +60,7 @@ module TensorShaping =
                 a
 
         /// `a` placed at `start` along `dim` in zeros whose `dim` has `size` entries: the adjoint of Slice.
+        [<CompiledName("Unslice")>]
         member a.Unslice(dim: int, start: int, size: int) : Tensor =
             let dim = Shape.normalizeDim "unslice" a.Rank dim
             let length = a.Shape.[dim]
@@ -64,6 +70,7 @@ module TensorShaping =
                 a
 
         /// The `length` entries from `start` along `dim`, a negative start counting from the end (torch.narrow).
+        [<CompiledName("Narrow")>]
         member a.Narrow(dim: int, start: int, length: int) : Tensor =
             let dim = Shape.normalizeDim "narrow" a.Rank dim
             let size = a.Shape.[dim]
@@ -73,16 +80,19 @@ module TensorShaping =
             a.Slice(dim, first, length)
 
         /// Entry `index` along `dim` (negative counts from the end), with that dimension removed.
+        [<CompiledName("Select")>]
         member a.Select(dim: int, index: int) : Tensor =
             let dim = Shape.normalizeDim "select" a.Rank dim
             a.Narrow(dim, index, 1).Reshape(Array.removeAt dim a.Shape)
 
         /// A new dimension of size 1 at `dim` (0..rank).
+        [<CompiledName("Unsqueeze")>]
         member a.Unsqueeze(dim: int) : Tensor =
             let dim = Shape.normalizeDim "unsqueeze" (a.Rank + 1) dim
             a.Reshape(Array.insertAt dim 1 a.Shape)
 
         /// Removes dimension `dim`, which must have size 1.
+        [<CompiledName("Squeeze")>]
         member a.Squeeze(dim: int) : Tensor =
             let dim = Shape.normalizeDim "squeeze" a.Rank dim
             if a.Shape.[dim] <> 1 then
@@ -92,6 +102,7 @@ module TensorShaping =
         /// `a` with `before` entries of `value` ahead of it along `dim` and `after` behind it (constant padding,
         /// torch.nn.functional.pad on one dimension; negative padding is refused, use Narrow to crop):
         /// ∂f = da padded with zeros; ā = the middle slice of ḡ, so the padding gets no gradient.
+        [<CompiledName("Pad")>]
         member a.Pad(dim: int, before: int, after: int, ?value: float) : Tensor =
             let value = defaultArg value 0.0
             let dim = Shape.normalizeDim "pad" a.Rank dim
@@ -104,6 +115,7 @@ module TensorShaping =
         /// `a` padded on every dimension: `padding.[d]` is (before, after) for dimension d, outermost first.
         /// torch.nn.functional.pad lists pairs from the last dimension backwards instead; here every
         /// dimension is named, in the order of the shape.
+        [<CompiledName("Pad")>]
         member a.Pad(padding: (int * int)[], ?value: float) : Tensor =
             if isNull padding then nullArg "padding"
             if padding.Length <> a.Rank then
@@ -114,6 +126,7 @@ module TensorShaping =
         /// `a` tiled `counts.[d]` times along each dimension (torch.Tensor.repeat). Extra leading counts add
         /// leading dimensions. It is a broadcast of `a` across new interleaved dimensions, so its adjoint sums
         /// the tiles.
+        [<CompiledName("Repeat")>]
         member a.Repeat(counts: int[]) : Tensor =
             if isNull counts then nullArg "counts"
             if counts.Length < a.Rank || Array.exists (fun c -> c < 0) counts then
@@ -125,11 +138,13 @@ module TensorShaping =
             a.Reshape(spread).BroadcastTo(tiled).Reshape(Array.map2 (*) counts shape)
 
         /// Reverses the order along `dim`.
+        [<CompiledName("Flip")>]
         member a.Flip(dim: int) : Tensor =
             let dim = Shape.normalizeDim "flip" a.Rank dim
             Op.unary (Layout.flip dim) (fun _ _ da -> da.Flip dim) (fun _ _ g -> g.Flip dim) a
 
         /// Joins tensors along `dim`; the adjoint of each part is its slice of the output's adjoint.
+        [<CompiledName("Concat")>]
         static member Concat(parts: Tensor seq, dim: int) : Tensor =
             if isNull parts then nullArg "parts"
             let parts = Array.ofSeq parts
@@ -146,6 +161,7 @@ module TensorShaping =
                     parts
 
         /// Stacks tensors of one shape along a new dimension `dim`.
+        [<CompiledName("Stack")>]
         static member Stack(parts: Tensor seq, dim: int) : Tensor =
             if isNull parts then nullArg "parts"
             let parts = Array.ofSeq parts
@@ -156,6 +172,7 @@ module TensorShaping =
             Tensor.Concat(parts |> Array.map (fun p -> p.Unsqueeze dim), dim)
 
         /// Splits along `dim` into consecutive parts of the given sizes, which must add up to the dimension.
+        [<CompiledName("Split")>]
         member a.Split(sizes: int[], dim: int) : Tensor[] =
             if isNull sizes then nullArg "sizes"
             let dim = Shape.normalizeDim "split" a.Rank dim
@@ -165,6 +182,7 @@ module TensorShaping =
             Array.init sizes.Length (fun i -> a.Slice(dim, offsets.[i], sizes.[i]))
 
         /// Splits along `dim` into `chunks` equal parts (the dimension must divide evenly).
+        [<CompiledName("Chunk")>]
         member a.Chunk(chunks: int, dim: int) : Tensor[] =
             let dim = Shape.normalizeDim "chunk" a.Rank dim
             if chunks <= 0 || a.Shape.[dim] % chunks <> 0 then

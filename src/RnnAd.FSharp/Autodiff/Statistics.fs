@@ -24,6 +24,7 @@ module TensorStatistics =
         /// The p-norm along `dim`, (Σ|a|ᵖ)^(1/p), for finite p ≥ 1 (PyTorch also takes p < 1, ∞ and 0, which
         /// are not norms; |a|.Max gives ∞). ∂f/∂a = sign(a)·|a|^(p−1) / f^(p−1), which is a/f for p = 2 and
         /// sign(a) for p = 1; at f = 0 it is 0, as in PyTorch (a subgradient: the norm has a corner there).
+        [<CompiledName("Norm")>]
         member a.Norm(p: float, dim: int, ?keepDim: bool) : Tensor =
             if not (p >= 1.0) || System.Double.IsInfinity p then
                 Shape.fail "norm" (sprintf "p must be finite and at least 1, got %g" p)
@@ -46,10 +47,12 @@ module TensorStatistics =
                 a
 
         /// The p-norm of all elements (p = 2 by default), as a scalar; see Norm(p, dim).
+        [<CompiledName("Norm")>]
         member a.Norm(?p: float) : Tensor = a.Reshape([| a.Numel |]).Norm(defaultArg p 2.0, 0)
 
         /// The variance along `dim`: Σ (a − mean)² / (n − 1), or / n when `unbiased` is false (unbiased by
         /// default, as PyTorch). Composed of differentiable ops: ∂f = 2 Σ (a − mean)·da / (n − 1).
+        [<CompiledName("Var")>]
         member a.Var(dim: int, ?keepDim: bool, ?unbiased: bool) : Tensor =
             let dim = Shape.normalizeDim "var" a.Rank dim
             let dof = degreesOfFreedom "var" a.Shape dim (defaultArg unbiased true)
@@ -57,15 +60,18 @@ module TensorStatistics =
             (deviation * deviation).Sum(dim, defaultArg keepDim false) / dof
 
         /// The variance of all elements, as a scalar; see Var(dim).
+        [<CompiledName("Var")>]
         member a.Var(?unbiased: bool) : Tensor = a.Reshape([| a.Numel |]).Var(0, false, defaultArg unbiased true)
 
         /// The standard deviation along `dim`, √Var (unbiased by default, as PyTorch). It is the 2-norm of the
         /// deviations from the mean over √(n − 1), so its gradient where all entries are equal is 0, as in
         /// PyTorch, rather than the NaN of √ at 0.
+        [<CompiledName("Std")>]
         member a.Std(dim: int, ?keepDim: bool, ?unbiased: bool) : Tensor =
             let dim = Shape.normalizeDim "std" a.Rank dim
             let dof = degreesOfFreedom "std" a.Shape dim (defaultArg unbiased true)
             (a - a.Mean(dim, true)).Norm(2.0, dim, defaultArg keepDim false) / sqrt dof
 
         /// The standard deviation of all elements, as a scalar; see Std(dim).
+        [<CompiledName("Std")>]
         member a.Std(?unbiased: bool) : Tensor = a.Reshape([| a.Numel |]).Std(0, false, defaultArg unbiased true)
