@@ -31,8 +31,7 @@ let spec =
       Head = HeadKind.PerStep; HeadHidden = []; Outputs = 5; Loss = Loss.crossEntropy }
 let model = SequenceModel.model spec
 let options =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40)
-      TruncateEvery = None; ClipNorm = Some 1.0; ClipValue = None; Seed = 1; CheckpointEvery = None; RunawayFactor = Some 1e4 }
+    { TrainingOptions.Default with Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40); ClipNorm = Some 1.0; Seed = 1 }
 let trained, history = Trainer.fit model options { Train = (fun _ -> batches); Validation = None } ignore ignore CancellationToken.None (Trainer.start options (model.Init 7))
 
 let _, check = GradientCheck.againstFiniteDifferences model trained.Parameters GradientTolerance.FiniteDifferences batches.[0]

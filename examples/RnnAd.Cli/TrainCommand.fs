@@ -161,15 +161,14 @@ module TrainCommand =
         let seed = args.GetResult(TrainArgs.Seed, 1)
         let sampleLength = Limits.generated "--sample-length" (args.GetResult(TrainArgs.Sample_Length, 200))
         let options =
-            { Optimizer = Options.optimizer (args.GetResult(TrainArgs.Optimizer, "adam"))
-              Schedule = Schedule.Constant rate
-              Epochs = epochs
-              TruncateEvery = args.TryGetResult TrainArgs.Bptt |> Option.map (Options.positive "--bptt")
-              ClipNorm = (if clip = 0.0 then None else Some clip)
-              ClipValue = None
-              Seed = Seed.derive seed "training"
-              CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every")
-              RunawayFactor = Some 1e4 }
+            { TrainingOptions.Default with
+                Optimizer = Options.optimizer (args.GetResult(TrainArgs.Optimizer, "adam"))
+                Schedule = Schedule.Constant rate
+                Epochs = epochs
+                TruncateEvery = args.TryGetResult TrainArgs.Bptt |> Option.map (Options.positive "--bptt")
+                ClipNorm = (if clip = 0.0 then None else Some clip)
+                Seed = Seed.derive seed "training"
+                CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every") }
         // The data's sizes, counted in int64 before anything is built: a size no machine holds is refused
         // naming its option, not met as an out-of-memory error (or a count wrapped around) later.
         let windowCount = int64 (characters.Length - window - 1) / int64 stride + 1L

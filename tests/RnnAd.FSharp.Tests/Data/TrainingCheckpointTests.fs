@@ -18,8 +18,7 @@ let private batches =
         { Input = SequenceInput.Tokens ids; Batch = 2; Time = 6; Mask = None; Targets = Targets.Classes(ids |> Array.map (fun i -> (i + 1) % 4)) } |]
 
 let private options =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.01; Epochs = 3; TruncateEvery = Some 4
-      ClipNorm = None; ClipValue = None; Seed = 11; CheckpointEvery = Some 2; RunawayFactor = Some 1e4 }
+    { TrainingOptions.Default with Schedule = Schedule.Constant 0.01; Epochs = 3; TruncateEvery = Some 4; Seed = 11; CheckpointEvery = Some 2 }
 
 let private data = { Train = (fun _ -> batches); Validation = None }
 let private bits (ps: NamedTensors) = ps.Tensors |> Array.map (fun t -> t.ToArray())
@@ -42,7 +41,7 @@ let tests =
                 let save (st: TrainingState) =
                     TrainingCheckpoint.save path spec (Some [| "a"; "b"; "c"; "d" |]) st
                     if st.StepsDone = 4L then cts.Cancel()
-                Expect.throwsT<OperationCanceledException> (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
+                Expect.throwsT<TrainingCanceledException> (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
                 let model, state = TrainingCheckpoint.load path
                 Expect.equal state.StepsDone 4L "progress restored"
                 Expect.equal model.Vocabulary (Some [| "a"; "b"; "c"; "d" |]) "vocabulary restored"
