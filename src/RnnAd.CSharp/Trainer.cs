@@ -143,7 +143,7 @@ public sealed class Trainer
     private TrainingPlan Plan(RecurrentModel model, SequenceDataset training)
     {
         var batches = training.Batches(_options.BatchSize, _options.Seed, 0, false);
-        var updates = FSharp.Trainer.updatesIn(model.Core, _options.ToCore(new TrainingPlan(1, 1)), batches);
+        var updates = FSharp.Trainer.updatesIn(model.Core, _options.ToCore(null), batches);
         return new TrainingPlan(batches.Length, updates);
     }
 

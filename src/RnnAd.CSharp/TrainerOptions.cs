@@ -223,7 +223,11 @@ public sealed record TrainerOptions
     public bool RestoreBestWeights { get; init; }
 
     /// <summary>Checks every option, throwing an <see cref="ArgumentException"/> whose <see cref="ArgumentException.ParamName"/> is the property at fault.</summary>
-    public void Validate() => ToCore(new TrainingPlan(1, 1));
+    /// <remarks>
+    /// What depends on the data (a warm-up longer than the run's updates, a one-cycle too short for its phases) is checked when
+    /// training starts, with the same names.
+    /// </remarks>
+    public void Validate() => ToCore(null);
 
     private static void Require(bool ok, string name, object? value, string rule)
     {
@@ -287,10 +291,11 @@ public sealed record TrainerOptions
         return Math.Min(all, capped);
     }
 
-    private FSharp.Schedule CoreSchedule(TrainingPlan plan)
+    private FSharp.Schedule CoreSchedule(TrainingPlan? plan)
     {
-        // Lengths that span the run count its planned updates, less the warm-up's.
-        var planned = PlannedUpdates(plan);
+        // Lengths that span the run count its planned updates, less the warm-up's; without data (Validate), a length that fits
+        // any warm-up and phase stands in for it.
+        var planned = plan is { } p ? PlannedUpdates(p) : WarmupSteps + 1_000_000L;
         var span = planned - WarmupSteps;
         var spansRun = Schedule is LearningRateSchedule.Cosine or LearningRateSchedule.OneCycle;
         if (spansRun && WarmupSteps > 0)
@@ -314,7 +319,7 @@ public sealed record TrainerOptions
         return WarmupSteps > 0 ? FSharp.Schedule.NewWarmup(WarmupSteps, WarmupStartFactor, schedule) : schedule;
     }
 
-    internal TrainingOptions ToCore(TrainingPlan plan)
+    internal TrainingOptions ToCore(TrainingPlan? plan)
     {
         CheckEveryOption();
         var decay = WeightDecay ?? (Optimizer == OptimizerType.AdamW ? 0.01 : 0.0);
