@@ -142,7 +142,6 @@ module TrainCommand =
     /// state goes to a rescue copy in the system's temporary folder, or failing that the current one.
     type private Keeper(target: string, write: string -> TrainingState -> unit) =
         let mutable rescued: (string * string) option = None
-        let mutable saved: int64 option = None
 
         /// Saves a state, to the target or its rescue copy.
         member _.Save(state: TrainingState) =
@@ -165,10 +164,6 @@ module TrainCommand =
                             path
                         with e2 when failed e2 -> firstThatWorks rest (e2.Message :: errors)
                 rescued <- Some(firstThatWorks candidates [], e.Message)
-            saved <- Some state.StepsDone
-
-        /// The steps done in the last state saved, if any.
-        member _.Saved = saved
 
         /// Where the last save landed.
         member _.Location = match rescued with Some (path, _) -> path | None -> target
@@ -259,7 +254,8 @@ module TrainCommand =
                             epochs (count updates) (count batchesPerEpoch) (count Limits.maxUpdates))
         // Each window is held twice (inputs and targets) as examples and again in an epoch's batches; the validation
         // windows (of the same length, one every window) once more.
-        let dataBytes = float windowCount * 4.0 * (4.0 * float window + 32.0) + float characters.Length * 12.0
+        let validationWindows = float (characters.Length - trained) / float window
+        let dataBytes = (float windowCount + validationWindows) * 4.0 * (4.0 * float window + 32.0) + float characters.Length * 12.0
         Limits.requireMemory
             (sprintf "--window %d with --stride %d cuts the text into %s windows, which" window stride (count windowCount)) dataBytes
             "raise --stride or lower --window"

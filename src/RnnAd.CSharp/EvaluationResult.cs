@@ -52,7 +52,7 @@ public sealed record EvaluationResult(double Loss, double? Accuracy, double? Per
                 ? null
                 : Enumerable.Range(0, m.Support.Length).Select(c => new ClassResult(
                     c, classNames is { } n && c < n.Count ? n[c] : null, Applies(m.Precision[c]), Applies(m.Recall[c]), Applies(m.F1[c]), m.Support[c])).ToArray(),
-            ConfusionMatrix = m.Confusion is { } confusion ? confusion.Value : null,
+            ConfusionMatrix = m.Confusion is { } confusion ? (long[,])confusion.Value.Clone() : null,
         };
     }
 }
