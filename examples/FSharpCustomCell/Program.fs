@@ -32,9 +32,7 @@ let run (quick: bool) (write: string -> unit) : bool =
         { Cell = mgu; Input = InputEncoding.Embedding(5, 4); HiddenSize = 16; Layers = 1; Bidirectional = false; Dropout = 0.0
           Head = HeadKind.PerStep; HeadHidden = []; Outputs = 5; Loss = Loss.crossEntropy }
     let model = SequenceModel.model spec
-    let options =
-        { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40)
-          TruncateEvery = None; ClipNorm = Some 1.0; ClipValue = None; Seed = 1; CheckpointEvery = None; RunawayFactor = Some 1e4 }
+    let options = { TrainingOptions.Default with Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40); ClipNorm = Some 1.0; Seed = 1 }
     let data = { Train = (fun _ -> batches); Validation = None }
     let trained, history = Trainer.fit model options data ignore ignore CancellationToken.None (Trainer.start options (model.Init 7))
     let accuracy = (Evaluation.metrics model trained.Parameters batches).Accuracy

@@ -23,6 +23,10 @@ type TrainArgs =
     | [<Unique>] Checkpoint_Every of batches: int
     | Resume
     | [<Unique>] Sample_Length of characters: int
+    | [<Unique>] Validation_Split of fraction: float
+    | [<Unique>] Early_Stopping of patience: int
+    | [<Unique>] Max_Steps of steps: int
+    | [<Unique>] History of file: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -46,6 +50,10 @@ type TrainArgs =
             | Checkpoint_Every _ -> "also save the checkpoint every this many batches (default: only at the end)."
             | Resume -> "continue the training checkpoint at --output; give the same text and training options as before."
             | Sample_Length _ -> "characters to generate after training, at most 10,000,000; 0 for none (default 200)."
+            | Validation_Split _ -> "hold out this fraction of the text, from its end, and report the loss and bits per character on it after every epoch; the best epoch goes to <name>.best.safetensors (default: none)."
+            | Early_Stopping _ -> "stop after this many epochs without a lower validation loss; needs --validation-split (default: train every epoch)."
+            | Max_Steps _ -> "stop after this many batches in all, within an epoch if need be; a resumed run counts those before it (default: no limit)."
+            | History _ -> "write every epoch's figures (loss, perplexity, bits per character, accuracy, per-class figures), training and validation, as CSV, or JSON for a .json name."
 
 /// `rnnad sample`: text from a trained character model.
 type SampleArgs =
@@ -65,6 +73,21 @@ type SampleArgs =
             | Temperature _ -> "softmax temperature; 0 always picks the most likely character (default 0.8)."
             | Top_K _ -> "draw only among the k most likely characters (default: all)."
             | Seed _ -> "seed of the draws: the same seed gives the same text (default 0)."
+
+/// `rnnad evaluate`: a character model's loss, perplexity, bits per character and accuracy on a text.
+type EvaluateArgs =
+    | [<Unique; AltCommandLine("-m")>] Model of file: string
+    | [<Unique>] Text of file: string
+    | [<Unique>] Window of length: int
+    | [<Unique>] Batch_Size of count: int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "checkpoint written by rnnad train (default rnnad-model.safetensors)."
+            | Text _ -> "UTF-8 text file to score (default: the embedded text of rnnad train)."
+            | Window _ -> "characters per sequence, each read from a fresh state (default: the --window the model was trained with, else 32)."
+            | Batch_Size _ -> "sequences per batch; changes the speed, not the figures (default 32)."
 
 /// `rnnad gradcheck`: reverse-mode AD against the hand-derived BPTT (and finite differences).
 type GradCheckArgs =
@@ -127,6 +150,7 @@ type InfoArgs =
 type RnnadArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Sample of ParseResults<SampleArgs>
+    | [<CliPrefix(CliPrefix.None)>] Evaluate of ParseResults<EvaluateArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("gradcheck")>] GradCheck of ParseResults<GradCheckArgs>
     | [<CliPrefix(CliPrefix.None)>] Seed of ParseResults<SeedArgs>
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
@@ -136,6 +160,7 @@ type RnnadArgs =
             match a with
             | Train _ -> "train a character language model and write a checkpoint, a loss curve and a sample."
             | Sample _ -> "generate text from a checkpoint."
+            | Evaluate _ -> "score a checkpoint on a text: loss, perplexity, bits per character, accuracy."
             | GradCheck _ -> "check AD gradients against hand-derived BPTT (and finite differences)."
             | Seed _ -> "run a seed example (000 to 004) and write its pictures."
             | Info _ -> "show the version, the matrix-multiply provider and the machine."

@@ -15,6 +15,21 @@ module SampleCommand =
     /// Whether a token is one character (one text element), as `rnnad train`'s vocabularies hold.
     let private isCharacter (token: string) = (Tokenize.characters token).Length = 1
 
+    /// The vocabulary of a character model loaded from `path`; raises InvalidDataException naming the file when the
+    /// checkpoint has no vocabulary or one that is not of single characters, as `rnnad train` writes them.
+    let characterVocabulary (path: string) (model: ModelCheckpoint) : Vocabulary =
+        let tokens =
+            match model.Vocabulary with
+            | Some tokens -> tokens
+            | None -> raise (InvalidDataException(sprintf "checkpoint '%s' holds no vocabulary, so its ids cannot be turned into text" path))
+        match tokens |> Array.tryFindIndex (isCharacter >> not) with
+        | Some id ->
+            let token = if tokens.[id] = "" then sprintf "an empty token (id %d)" id else sprintf "the multi-character token %s" (Options.quote tokens.[id])
+            raise (InvalidDataException(
+                sprintf "checkpoint '%s' holds a vocabulary with %s; rnnad sample and rnnad evaluate read character models such as rnnad train writes" path token))
+        | None -> ()
+        Vocabulary.ofTokens tokens
+
     /// Generates as the options say; returns the exit code.
     let run (t: Terminal) (_: CancellationToken) (args: ParseResults<SampleArgs>) : int =
         let path = args.GetResult(SampleArgs.Model, "rnnad-model.safetensors")
@@ -25,17 +40,7 @@ module SampleCommand =
               Seed = args.GetResult(SampleArgs.Seed, 0) }
         if String.IsNullOrWhiteSpace path then Options.fail "--model must name a checkpoint file"
         let model = Checkpoint.load path
-        let tokens =
-            match model.Vocabulary with
-            | Some tokens -> tokens
-            | None -> raise (InvalidDataException(sprintf "checkpoint '%s' holds no vocabulary, so its ids cannot be turned into text" path))
-        match tokens |> Array.tryFindIndex (isCharacter >> not) with
-        | Some id ->
-            let token = if tokens.[id] = "" then sprintf "an empty token (id %d)" id else sprintf "the multi-character token %s" (Options.quote tokens.[id])
-            raise (InvalidDataException(
-                sprintf "checkpoint '%s' holds a vocabulary with %s; rnnad sample reads character models such as rnnad train writes" path token))
-        | None -> ()
-        let vocabulary = Vocabulary.ofTokens tokens
+        let vocabulary = characterVocabulary path model
         // Vocabulary.build orders by frequency, so id 0 is the training text's most frequent character.
         let prompt = args.GetResult(SampleArgs.Prompt, vocabulary.Token 0)
         let characters = Tokenize.characters prompt

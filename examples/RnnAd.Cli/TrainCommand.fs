@@ -25,8 +25,9 @@ module TrainCommand =
           /// The checkpoint's metadata when resuming (empty for a fresh model).
           Metadata: Map<string, string> }
 
-    /// The metadata key holding the options a run was started with, so a resume can refuse to change them.
-    let private optionsKey = "rnnad.cli.train"
+    /// The metadata key holding the options a run was started with (`name=value; …`), so a resume can refuse to
+    /// change them and `rnnad evaluate` can read the window the model was trained on.
+    let optionsKey = "rnnad.cli.train"
 
     /// The fingerprint's entry for the SHA-256 of the text (its UTF-8 bytes), so a resume can refuse a text
     /// that changed under the same name.
@@ -120,10 +121,55 @@ module TrainCommand =
             { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
               Metadata = Map.empty }
 
-    /// One epoch as a table row: epoch, loss, perplexity, seconds, batches per second.
-    let private epochRow (batches: int) (e: EpochReport) : string[] =
-        [| string (e.Epoch + 1); Options.number 4 e.TrainLoss; Options.number 2 (exp e.TrainLoss); Options.number 2 e.Seconds
-           Options.number 1 (float batches / max 1e-9 e.Seconds) |]
+    /// One epoch as a table row: epoch, loss, perplexity, bits per character, the validation loss and bits when
+    /// there are validation data (a `*` then marks the best epoch), seconds, batches per second.
+    let private epochRow (validated: bool) (e: EpochReport) : string[] =
+        [| yield string (e.Epoch + 1) + (if validated && e.IsBest then "*" else "")
+           yield Options.number 4 e.TrainLoss
+           yield Options.number 2 (exp e.TrainLoss)
+           yield Options.number 3 (e.TrainLoss / log 2.0)
+           if validated then
+               match e.Validation with
+               | Some v ->
+                   yield Options.number 4 v.Loss
+                   yield Options.number 3 v.BitsPerCharacter
+               | None -> yield! [| ""; "" |]
+           yield Options.number 2 e.Seconds
+           yield Options.number 1 (float e.Steps / max 1e-9 e.Seconds) |]
+
+    /// Saving the training states of one file (`--output`, or the best checkpoint beside it) so that a trained model
+    /// is never lost: when the file cannot be written (checked before training, it can still vanish or fill up), the
+    /// state goes to a rescue copy in the system's temporary folder, or failing that the current one.
+    type private Keeper(target: string, write: string -> TrainingState -> unit) =
+        let mutable rescued: (string * string) option = None
+
+        /// Saves a state, to the target or its rescue copy.
+        member _.Save(state: TrainingState) =
+            let failed (e: exn) = e :? IOException || e :? UnauthorizedAccessException
+            try
+                write target state
+                // The target works (again): a rescued copy is older than it.
+                rescued |> Option.iter (fun (path, _) -> try File.Delete path with _ -> ())
+                rescued <- None
+            with e when failed e ->
+                let candidates = match rescued with Some (path, _) -> [ path ] | None -> rescuePaths target
+                let rec firstThatWorks (paths: string list) (errors: string list) =
+                    match paths with
+                    | [] ->
+                        raise (CommandFailedException(
+                            sprintf "could not write '%s' (%s), nor a rescue copy (%s); the trained model is lost" target e.Message (String.Join("; ", List.rev errors))))
+                    | path :: rest ->
+                        try
+                            write path state
+                            path
+                        with e2 when failed e2 -> firstThatWorks rest (e2.Message :: errors)
+                rescued <- Some(firstThatWorks candidates [], e.Message)
+
+        /// Where the last save landed.
+        member _.Location = match rescued with Some (path, _) -> path | None -> target
+
+        /// The rescue copy and why the target failed, when the last save could not reach the target.
+        member _.Rescued = rescued
 
     /// Trains as the options say; returns the exit code.
     let run (t: Terminal) (cancel: CancellationToken) (args: ParseResults<TrainArgs>) : int =
@@ -132,10 +178,23 @@ module TrainCommand =
         if String.IsNullOrWhiteSpace output then Options.fail "--output must name a file"
         let textPath = args.TryGetResult TrainArgs.Text
         let curve = lossCurvePath output
-        // Both outputs are checked before the text is even read: a run that cannot keep its result, or would
-        // write over its own text, must not start.
+        let validationSplit =
+            args.TryGetResult TrainArgs.Validation_Split |> Option.map (fun f ->
+                if not (f > 0.0 && f < 1.0) then
+                    Options.fail (sprintf "--validation-split must be a fraction between 0 and 1, got %s" (f.ToString CultureInfo.InvariantCulture))
+                f)
+        let patience = args.TryGetResult TrainArgs.Early_Stopping |> Option.map (Options.positive "--early-stopping")
+        if patience.IsSome && validationSplit.IsNone then
+            Options.fail "--early-stopping watches the validation loss; give --validation-split too"
+        let maxSteps = args.TryGetResult TrainArgs.Max_Steps |> Option.map (Options.positive "--max-steps")
+        let historyPath = args.TryGetResult TrainArgs.History
+        let best = validationSplit |> Option.map (fun _ -> TrainingCheckpoint.bestPath output)
+        // Every output is checked before the text is even read: a run that cannot keep its result, or would write
+        // over its own text, must not start.
         checkOutput "--output" output (Option.toList textPath)
         checkOutput "the loss curve (written next to --output)" curve (Option.toList textPath)
+        best |> Option.iter (fun path -> checkOutput "the best checkpoint (written next to --output)" path (Option.toList textPath))
+        historyPath |> Option.iter (fun path -> checkOutput "--history" path (Option.toList textPath))
         let source, text =
             match textPath with
             | Some path ->
@@ -154,6 +213,17 @@ module TrainCommand =
         if window >= characters.Length then
             Options.fail (sprintf "--window %d is too long for the text: %s holds %d characters, so a window can hold at most %d (plus the character after it)"
                             window source characters.Length (characters.Length - 1))
+        // The validation part is the text's end, cut before any window: windows of the two parts share no character.
+        let trained =
+            match validationSplit with
+            | None -> characters.Length
+            | Some f ->
+                let held = int (Math.Round(float characters.Length * f))
+                let kept = characters.Length - held
+                if int64 held < int64 window + 1L || int64 kept < int64 window + 1L then
+                    Options.fail (sprintf "--validation-split %s cuts the %d characters of %s into %d to train on and %d to validate on; each part must hold a --window of %d plus the character after it"
+                                    (f.ToString CultureInfo.InvariantCulture) characters.Length source kept held window)
+                kept
         let epochs = Options.positive "--epochs" (args.GetResult(TrainArgs.Epochs, 40))
         let batchSize = Options.positive "--batch-size" (args.GetResult(TrainArgs.Batch_Size, 32))
         let rate = Options.positiveNumber "--learning-rate" (args.GetResult(TrainArgs.Learning_Rate, 0.01))
@@ -161,24 +231,31 @@ module TrainCommand =
         let seed = args.GetResult(TrainArgs.Seed, 1)
         let sampleLength = Limits.generated "--sample-length" (args.GetResult(TrainArgs.Sample_Length, 200))
         let options =
-            { Optimizer = Options.optimizer (args.GetResult(TrainArgs.Optimizer, "adam"))
-              Schedule = Schedule.Constant rate
-              Epochs = epochs
-              TruncateEvery = args.TryGetResult TrainArgs.Bptt |> Option.map (Options.positive "--bptt")
-              ClipNorm = (if clip = 0.0 then None else Some clip)
-              ClipValue = None
-              Seed = Seed.derive seed "training"
-              CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every")
-              RunawayFactor = Some 1e4 }
+            { TrainingOptions.Default with
+                Optimizer = Options.optimizer (args.GetResult(TrainArgs.Optimizer, "adam"))
+                Schedule = Schedule.Constant rate
+                Epochs = epochs
+                TruncateEvery = args.TryGetResult TrainArgs.Bptt |> Option.map (Options.positive "--bptt")
+                ClipNorm = (if clip = 0.0 then None else Some clip)
+                Seed = Seed.derive seed "training"
+                CheckpointEvery = args.TryGetResult TrainArgs.Checkpoint_Every |> Option.map (Options.positive "--checkpoint-every")
+                MaxSteps = maxSteps |> Option.map int64
+                // The validation loss picks the best epoch; the sample is drawn from it.
+                Monitor = Metric.Loss
+                EarlyStopping = patience |> Option.map (fun p -> { Patience = p; MinDelta = 0.0 })
+                RestoreBest = validationSplit.IsSome }
         // The data's sizes, counted in int64 before anything is built: a size no machine holds is refused
         // naming its option, not met as an out-of-memory error (or a count wrapped around) later.
-        let windowCount = int64 (characters.Length - window - 1) / int64 stride + 1L
+        let windowCount = int64 (trained - window - 1) / int64 stride + 1L
         let batchesPerEpoch = (windowCount - 1L) / int64 batchSize + 1L
-        if int64 epochs * batchesPerEpoch > Limits.maxUpdates then
+        let updates = match maxSteps with Some n -> min (int64 n) (int64 epochs * batchesPerEpoch) | None -> int64 epochs * batchesPerEpoch
+        if updates > Limits.maxUpdates then
             Options.fail (sprintf "--epochs %d makes %s updates (%s per epoch); one run makes at most %s (its loss curve keeps each one's loss)"
-                            epochs (count (int64 epochs * batchesPerEpoch)) (count batchesPerEpoch) (count Limits.maxUpdates))
-        // Each window is held twice (inputs and targets) as examples and again in an epoch's batches.
-        let dataBytes = float windowCount * 4.0 * (4.0 * float window + 32.0) + float characters.Length * 12.0
+                            epochs (count updates) (count batchesPerEpoch) (count Limits.maxUpdates))
+        // Each window is held twice (inputs and targets) as examples and again in an epoch's batches; the validation
+        // windows (of the same length, one every window) once more.
+        let validationWindows = float (characters.Length - trained) / float window
+        let dataBytes = (float windowCount + validationWindows) * 4.0 * (4.0 * float window + 32.0) + float characters.Length * 12.0
         Limits.requireMemory
             (sprintf "--window %d with --stride %d cuts the text into %s windows, which" window stride (count windowCount)) dataBytes
             "raise --stride or lower --window"
@@ -192,12 +269,21 @@ module TrainCommand =
             Limits.checkModel spec names (sprintf "training on batches of --batch-size %d × --window %d steps" batchSize window) (dataBytes + traceBytes)
                 "lower --hidden, --layers, --batch-size or --window"
         let s = start args output characters options epochs checkModel
-        // Everything but --epochs shapes the continuation: a resume must use the options the run started with.
+        // Everything but the limits (--epochs, --max-steps) shapes the continuation: a resume must use the options the
+        // run started with. The options a run may leave out are recorded only when given, so checkpoints from before
+        // they existed resume as they were.
         let fingerprint =
-            [ "text", source; "window", string window; "stride", string stride; "batch-size", string batchSize
-              "learning-rate", rate.ToString("R", CultureInfo.InvariantCulture); "optimizer", Optimizers.name options.Optimizer
-              "bptt", (match options.TruncateEvery with Some k -> string k | None -> "none")
-              "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed; digestKey, digest ]
+            [ yield! [ "text", source; "window", string window; "stride", string stride; "batch-size", string batchSize
+                       "learning-rate", rate.ToString("R", CultureInfo.InvariantCulture); "optimizer", Optimizers.name options.Optimizer
+                       "bptt", (match options.TruncateEvery with Some k -> string k | None -> "none")
+                       "clip-norm", clip.ToString("R", CultureInfo.InvariantCulture); "seed", string seed ]
+              match validationSplit with
+              | Some f -> "validation-split", f.ToString("R", CultureInfo.InvariantCulture)
+              | None -> ()
+              match patience with
+              | Some p -> "early-stopping", string p
+              | None -> ()
+              digestKey, digest ]
             |> List.map (fun (k, v) -> k + "=" + v) |> fun parts -> String.Join("; ", parts)
         match s.Metadata.TryFind optionsKey with
         | Some saved when s.Resumed && saved <> fingerprint ->
@@ -224,92 +310,106 @@ module TrainCommand =
                     sprintf "the text's character %s at position %d is not in the checkpoint's vocabulary; resume with the text the model was trained on"
                         (Options.quote characters.[i]) i))
             | None -> Vocabulary.encode s.Vocabulary characters
-        let examples = Windows.strided window stride ids
+        let examples = Windows.strided window stride ids.[.. trained - 1]
+        let validation =
+            if trained = ids.Length then None
+            else Some(Windows.strided window window ids.[trained ..] |> Batching.inOrder batchSize Batching.languageModel)
         let batchesPerEpoch = int batchesPerEpoch
-        let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch batchSize Batching.languageModel examples); Validation = None }
+        let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch batchSize Batching.languageModel examples); Validation = validation }
         let distinct = characters |> Array.distinct |> Array.length
+        // A resumed run that restores the best epoch takes its parameters from the best checkpoint.
+        let state =
+            match s.State.Monitor.Best, best with
+            | Some b, Some bestPath when s.Resumed ->
+                if not (File.Exists bestPath) then
+                    raise (CommandFailedException(sprintf "--resume: the best checkpoint '%s' of epoch %d is missing; the run needs it to keep its best epoch" bestPath (b.Epoch + 1)))
+                let _, saved = TrainingCheckpoint.load bestPath
+                { s.State with Monitor = { s.State.Monitor with BestParameters = Some saved.Parameters } }
+            | _ -> s.State
 
         Terminal.heading t "rnnad train: a character language model"
         let field (name: string) (value: string) = Terminal.line t (sprintf "  %-9s %s" name value)
         field "text" (sprintf "%s: %s characters, %d distinct" source (count characters.LongLength) distinct)
         field "model" (sprintf "%s: %s parameters" (describeModel s.Spec) (count (parameterCount s.Spec)))
         field "data" (sprintf "%d windows of %d characters (stride %d), %d batches of up to %d per epoch" examples.Length window stride batchesPerEpoch batchSize)
+        match validation with
+        | Some batches ->
+            field "validation"
+                (sprintf "the last %s characters (--validation-split %s): %d windows of %d, apart from the training windows"
+                    (count (int64 (ids.Length - trained))) (validationSplit.Value.ToString CultureInfo.InvariantCulture) (batches |> Array.sumBy (fun b -> b.Batch)) window)
+        | None -> ()
         field "training"
-            (sprintf "%d epochs, %s, learning rate %g, %s, %s, seed %d" epochs (Optimizers.name options.Optimizer) rate
+            (sprintf "%d epochs%s, %s, learning rate %g, %s, %s, seed %d" epochs
+                (match maxSteps with Some n -> sprintf " or %d steps" n | None -> "") (Optimizers.name options.Optimizer) rate
                 (match options.ClipNorm with Some c -> sprintf "gradient norm clipped to %g" c | None -> "no clipping")
                 (match options.TruncateEvery with Some k -> sprintf "truncated BPTT every %d steps" k | None -> "full BPTT")
                 seed)
+        match patience with
+        | Some p -> field "stopping" (sprintf "after %d epoch%s without a lower validation loss (--early-stopping)" p (if p = 1 then "" else "s"))
+        | None -> ()
         field "matmul" (Gemm.describe ())
-        field "output" (sprintf "%s (training checkpoint), %s (loss curve)" output curve)
+        field "output"
+            (sprintf "%s (training checkpoint)%s, %s (loss curve)%s" output
+                (match best with Some path -> sprintf ", %s (best epoch)" path | None -> "") curve
+                (match historyPath with Some path -> sprintf ", %s (history)" path | None -> ""))
         if s.Resumed then field "resuming" (sprintf "from epoch %d, batch %d (%d updates done)" (s.State.Epoch + 1) s.State.Batch s.State.StepsDone)
         if s.Spec.Dropout > 0.0 && s.Spec.Layers = 1 then
             Terminal.line t "  note: dropout acts between stacked layers, so with one layer it changes nothing (as in PyTorch)."
 
-        let mutable saved = None
-        // Where saves go once --output has failed (checked above, it can still vanish or fill up), and why.
-        let mutable rescued: (string * string) option = None
-        let save (state: TrainingState) =
-            let write path = TrainingCheckpoint.saveWith path s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
-            let failed (e: exn) = e :? IOException || e :? UnauthorizedAccessException
-            try
-                write output
-                // The output works (again): a rescued copy is older than it.
-                rescued |> Option.iter (fun (path, _) -> try File.Delete path with _ -> ())
-                rescued <- None
-            with e when failed e ->
-                let candidates = match rescued with Some (path, _) -> [ path ] | None -> rescuePaths output
-                let rec firstThatWorks (paths: string list) (errors: string list) =
-                    match paths with
-                    | [] ->
-                        raise (CommandFailedException(
-                            sprintf "could not write '%s' (%s), nor a rescue copy (%s); the trained model is lost" output e.Message (String.Join("; ", List.rev errors))))
-                    | path :: rest ->
-                        try
-                            write path
-                            path
-                        with e2 when failed e2 -> firstThatWorks rest (e2.Message :: errors)
-                rescued <- Some(firstThatWorks candidates [], e.Message)
-            saved <- Some state.StepsDone
-        // Where the last save landed.
-        let savedIn () = match rescued with Some (path, _) -> path | None -> output
+        let write path (state: TrainingState) = TrainingCheckpoint.saveWith path s.Spec (Some s.Vocabulary.Tokens) [ optionsKey, fingerprint ] state
+        let last = Keeper(output, write)
+        let bestKeeper = best |> Option.map (fun path -> Keeper(path, write))
         let batchLosses = ResizeArray<float * float>()
-        let epochReports = ResizeArray<EpochReport * int>()
-        let mutable batchesThisEpoch = 0
+        let epochReports = ResizeArray<EpochReport>()
         let total = float (int64 (epochs - s.State.Epoch) * int64 batchesPerEpoch - int64 s.State.Batch)
+        let total = match maxSteps with Some n -> min total (float (int64 n - s.State.StepsDone)) | None -> total
         let epochWidth = (string epochs).Length
-        let final =
+        let validated = validation.IsSome
+        let outcome =
             try
                 Terminal.progress t "training" total (fun progress ->
                     let report event =
                         match event with
                         | TrainingEvent.StepCompleted r ->
-                            batchesThisEpoch <- batchesThisEpoch + 1
                             // x in epochs: update k of the whole run ends at k / batches-per-epoch.
                             batchLosses.Add(float r.Step / float batchesPerEpoch, r.Loss)
                             progress.Update (float (r.Step - s.State.StepsDone))
-                                (sprintf "epoch %d/%d  update %d/%d  loss %s  %s batches/s" (r.Epoch + 1) epochs r.Step (int64 epochs * int64 batchesPerEpoch)
-                                    (Options.number 4 r.Loss) (Options.number 1 r.StepsPerSecond))
+                                (sprintf "epoch %d/%d  update %d/%d  loss %s  %s batches/s  %s left" (r.Epoch + 1) epochs r.Step r.TotalSteps
+                                    (Options.number 4 r.Loss) (Options.number 1 r.StepsPerSecond) (r.Remaining.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture)))
                         | TrainingEvent.EpochCompleted e ->
-                            epochReports.Add((e, batchesThisEpoch))
+                            epochReports.Add e
                             if t.Rich.IsNone then
-                                let row = epochRow batchesThisEpoch e
-                                Terminal.line t (sprintf "epoch %*s/%d  loss %s  perplexity %s  %s s  %s batches/s" epochWidth row.[0] epochs row.[1] row.[2] row.[3] row.[4])
-                            batchesThisEpoch <- 0
+                                let row = epochRow validated e
+                                let valid = if validated then sprintf "  val loss %s  val bpc %s" row.[4] row.[5] else ""
+                                Terminal.line t
+                                    (sprintf "epoch %*s/%d  loss %s  perplexity %s  bpc %s%s  %s s  %s batches/s%s%s" epochWidth (string (e.Epoch + 1)) epochs
+                                        row.[1] row.[2] row.[3] valid row.[row.Length - 2] row.[row.Length - 1]
+                                        (if validated && e.IsBest then "  (best)" else "") (if e.Complete then "" else sprintf "  (%d of its batches)" e.Steps))
                         | TrainingEvent.CheckpointSaved state ->
                             if t.Rich.IsNone then Terminal.line t (sprintf "  checkpoint saved after update %d" state.StepsDone)
-                    fst (Trainer.fit (SequenceModel.model s.Spec) options data report save cancel s.State))
+                        TrainingDecision.Continue
+                    let hooks =
+                        { TrainingHooks.Default with
+                            OnEvent = report
+                            SaveCheckpoint = last.Save
+                            SaveBest = (fun state -> bestKeeper |> Option.iter (fun k -> k.Save state))
+                            Cancellation = cancel }
+                    Trainer.run (SequenceModel.model s.Spec) options data hooks state)
             with
             | TrainingDivergedException (message, _) ->
                 raise (CommandFailedException(message + "; try a lower --learning-rate or a smaller --clip-norm"))
-            | :? OperationCanceledException ->
-                match saved with
-                | Some steps -> raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" (savedIn ()) steps))
-                | None -> raise (OperationCanceledException "interrupted before any checkpoint was saved (--checkpoint-every saves during training)")
-        save final
-        match rescued with
-        | Some (path, reason) ->
-            raise (CommandFailedException(sprintf "could not write '%s' (%s); the trained model is saved in '%s' instead" output reason path))
-        | None -> ()
+            | :? TrainingCanceledException as e ->
+                // The work done is kept: the state after the last completed update is saved before stopping.
+                last.Save e.State
+                raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" last.Location e.State.StepsDone))
+        last.Save outcome.State
+        for keeper in Option.toList bestKeeper @ [ last ] do
+            match keeper.Rescued with
+            | Some (path, reason) ->
+                raise (CommandFailedException(sprintf "could not write the checkpoint (%s); the trained model is saved in '%s' instead" reason path))
+            | None -> ()
+        historyPath |> Option.iter (fun path ->
+            TextOutput.write path (if path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) then History.toJson outcome.History else History.toCsv outcome.History))
 
         if t.Rich.IsSome then
             let reports = epochReports.ToArray()
@@ -317,10 +417,13 @@ module TrainCommand =
             let every = if reports.Length <= 25 then 1 else (reports.Length + 19) / 20
             let shown = reports |> Array.indexed |> Array.filter (fun (i, _) -> (i + 1) % every = 0 || i = 0 || i = reports.Length - 1) |> Array.map snd
             Terminal.table t (if every = 1 then "epochs" else sprintf "every %d epochs (all are in the loss curve)" every)
-                [ "epoch", true; "loss", true; "perplexity", true; "seconds", true; "batches/s", true ]
-                [ for e, batches in shown -> epochRow batches e ]
+                [ yield! [ "epoch", true; "loss", true; "perplexity", true; "bpc", true ]
+                  if validated then yield! [ "val loss", true; "val bpc", true ]
+                  yield! [ "seconds", true; "batches/s", true ] ]
+                [ for e in shown -> epochRow validated e ]
 
-        let epochLosses = epochReports |> Seq.map (fun (e, _) -> float (e.Epoch + 1), e.TrainLoss) |> Array.ofSeq
+        let epochLosses = epochReports |> Seq.map (fun e -> float (e.Epoch + 1), e.TrainLoss) |> Array.ofSeq
+        let validationLosses = epochReports |> Seq.choose (fun e -> e.Validation |> Option.map (fun v -> float (e.Epoch + 1), v.Loss)) |> Array.ofSeq
         Plotting.lines
             { Title = sprintf "rnnad train: %s" (describeModel s.Spec)
               XLabel = "epoch"
@@ -330,24 +433,43 @@ module TrainCommand =
               LogY = false
               YRange = None
               Series =
-                [ { Label = "batch"; X = Array.map fst (batchLosses.ToArray()); Y = Array.map snd (batchLosses.ToArray()) }
-                  { Label = "epoch mean"; X = Array.map fst epochLosses; Y = Array.map snd epochLosses } ] }
+                [ yield { Label = "batch"; X = Array.map fst (batchLosses.ToArray()); Y = Array.map snd (batchLosses.ToArray()) }
+                  yield { Label = "epoch mean"; X = Array.map fst epochLosses; Y = Array.map snd epochLosses }
+                  if validationLosses.Length > 0 then
+                      yield { Label = "validation"; X = Array.map fst validationLosses; Y = Array.map snd validationLosses } ] }
             curve
         |> ignore
 
-        let first, last = snd epochLosses.[0], snd epochLosses.[epochLosses.Length - 1]
         Terminal.line t ""
-        Terminal.line t
-            (sprintf "loss %s -> %s over %d epoch%s in %s s; guessing uniformly among %d characters scores ln %d = %s."
-                (Options.number 4 first) (Options.number 4 last) epochLosses.Length (if epochLosses.Length = 1 then "" else "s")
-                (Options.number 1 clock.Elapsed.TotalSeconds) s.Vocabulary.Count s.Vocabulary.Count (Options.number 4 (log (float s.Vocabulary.Count))))
-        Terminal.line t (sprintf "wrote %s and %s" output curve)
+        if epochLosses.Length > 0 then
+            let first, lastLoss = snd epochLosses.[0], snd epochLosses.[epochLosses.Length - 1]
+            Terminal.line t
+                (sprintf "loss %s -> %s over %d epoch%s in %s s; guessing uniformly among %d characters scores ln %d = %s."
+                    (Options.number 4 first) (Options.number 4 lastLoss) epochLosses.Length (if epochLosses.Length = 1 then "" else "s")
+                    (Options.number 1 clock.Elapsed.TotalSeconds) s.Vocabulary.Count s.Vocabulary.Count (Options.number 4 (log (float s.Vocabulary.Count))))
+        match outcome.Best, validated with
+        | Some b, true ->
+            Terminal.line t
+                (sprintf "validation: loss %s, %s bits per character at epoch %d, the best; %s holds it."
+                    (Options.number 4 b.Value) (Options.number 3 (b.Value / log 2.0)) (b.Epoch + 1) best.Value)
+        | _ -> ()
+        match outcome.Stop with
+        | StopReason.EarlyStopped ->
+            Terminal.line t (sprintf "stopped early: the validation loss has not fallen for %d epochs since epoch %d (--early-stopping %d)." outcome.State.Monitor.EpochsSinceBest (outcome.Best.Value.Epoch + 1) patience.Value)
+        | StopReason.MaxSteps -> Terminal.line t (sprintf "stopped after --max-steps %d batches." maxSteps.Value)
+        | _ -> ()
+        Terminal.line t (sprintf "wrote %s and %s%s" output curve (match historyPath with Some h -> " and " + h | None -> ""))
         if sampleLength > 0 then
             let prompt = firstWord characters
             let sampling = { Temperature = 0.5; TopK = None; Seed = Seed.derive seed "sample" }
-            let generated = Generation.sample (SequenceModel.model s.Spec) final.Parameters (Vocabulary.encode s.Vocabulary prompt) sampleLength sampling
+            let generated = Generation.sample (SequenceModel.model s.Spec) outcome.Parameters (Vocabulary.encode s.Vocabulary prompt) sampleLength sampling
             Terminal.line t ""
-            Terminal.heading t (sprintf "sample (%d characters after \"%s\", temperature 0.5; rnnad sample --model %s for more):" sampleLength (String.Concat prompt) output)
+            // With validation data the sample comes from the best epoch, which the best checkpoint holds.
+            let from, model =
+                match outcome.Best, best with
+                | Some b, Some path -> sprintf ", from the best epoch (%d)" (b.Epoch + 1), path
+                | _ -> "", output
+            Terminal.heading t (sprintf "sample (%d characters after \"%s\", temperature 0.5%s; rnnad sample --model %s for more):" sampleLength (String.Concat prompt) from model)
             let sample = String.Concat prompt + String.Concat(Vocabulary.decode s.Vocabulary generated)
             for l in sample.Replace("\r\n", "\n").Split '\n' do
                 Terminal.line t ("  " + l)

@@ -310,16 +310,13 @@ module Seed003 =
         let validBatches = Batching.inOrder 256 (Batching.classification pad) valid
         let testBatches = Batching.inOrder 256 (Batching.classification pad) test
         let trainingOptions (model: Model) =
-            { Optimizer = Optimizer.Adam AdamOptions.Default
-              Schedule = Schedule.Constant s.LearningRate
-              Epochs = s.Epochs
-              TruncateEvery = None
-              // Through dozens of tanh steps a gradient can spike; clipping its norm keeps Adam's steps steady.
-              ClipNorm = Some 1.0
-              ClipValue = None
-              Seed = Seed.derive seed ("training " + model.Key)
-              CheckpointEvery = None
-              RunawayFactor = Some 1e4 }
+            { TrainingOptions.Default with
+                Optimizer = Optimizer.Adam AdamOptions.Default
+                Schedule = Schedule.Constant s.LearningRate
+                Epochs = s.Epochs
+                // Through dozens of tanh steps a gradient can spike; clipping its norm keeps Adam's steps steady.
+                ClipNorm = Some 1.0
+                Seed = Seed.derive seed ("training " + model.Key) }
         write ""
         write (sprintf "Training: Adam at rate %g (the seed: 0.0001), gradient norm clipped to 1, %d epochs of batches in a seeded order," s.LearningRate s.Epochs)
         write "  the same for every model. The loss is the mean cross-entropy per review; guessing scores ln 2 = 0.693 on two classes."

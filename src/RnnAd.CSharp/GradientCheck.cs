@@ -201,11 +201,18 @@ public static class GradientCheck
         var core = (options ?? new()).ToCore();
         if (Bptt.unsupported(model.Spec) is { } why)
         {
-            var (ad, report) = FSharp.Reference.GradientCheck.withoutReference(model.Spec, model.Parameters, core, batch.Inner).ToValueTuple();
+            var (ad, report) = OptionNames.Translate(() => FSharp.Reference.GradientCheck.withoutReference(model.Spec, model.Parameters, core, batch.Inner), CoreNames).ToValueTuple();
             return new GradientCheckReport(ad, report, why.Value);
         }
-        return new GradientCheckReport(FSharp.Reference.GradientCheck.run(model.Spec, model.Parameters, core, batch.Inner));
+        return new GradientCheckReport(OptionNames.Translate(() => FSharp.Reference.GradientCheck.run(model.Spec, model.Parameters, core, batch.Inner), CoreNames));
     }
+
+    /// <summary>The core's names of the gradient check's options, and the <see cref="GradientCheckOptions"/> properties that set them.</summary>
+    private static readonly IReadOnlyDictionary<string, string> CoreNames = new Dictionary<string, string>
+    {
+        ["DetachEvery"] = nameof(GradientCheckOptions.BpttWindow),
+        ["FiniteDifferences"] = nameof(GradientCheckOptions.IncludeFiniteDifferences),
+    };
 
     /// <summary>The gradient of the model's mean loss on a batch by reverse-mode AD (truncated every <paramref name="bpttWindow"/> steps if given).</summary>
     public static Gradients ComputeAd(RecurrentModel model, SequenceBatch batch, int? bpttWindow = null) =>
@@ -227,10 +234,10 @@ public static class GradientCheck
         return new GradientComparison(GradientReportModule.compare(leftLabel, rightLabel, new GradientTolerance(relativeTolerance, floor), left.Inner, right.Inner));
     }
 
-    private static RunOptions Options(int? window)
+    private static RunOptions Options(int? bpttWindow)
     {
-        if (window is <= 0) throw new ArgumentException($"The BPTT window must be positive, got {window}.", nameof(window));
-        return new RunOptions(null, null, window is { } k ? FSharpOption<int>.Some(k) : null, null, null);
+        if (bpttWindow is <= 0) throw new ArgumentException($"The BPTT window must be positive, got {bpttWindow}.", nameof(bpttWindow));
+        return new RunOptions(null, null, bpttWindow is { } k ? FSharpOption<int>.Some(k) : null, null, null);
     }
 
     private static ModelSpec Checked(RecurrentModel model)

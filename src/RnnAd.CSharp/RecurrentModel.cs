@@ -12,7 +12,7 @@ namespace RnnAd;
 /// </summary>
 public sealed class RecurrentModel
 {
-    private RecurrentModel(ModelDescription description, ModelSpec spec, NamedTensors parameters, Vocabulary? vocabulary)
+    private RecurrentModel(ModelDescription description, ModelSpec spec, NamedTensors parameters, Vocabulary? vocabulary, IReadOnlyList<string>? classNames = null)
     {
         SequenceModel.check(spec, parameters);
         Spec = spec;
@@ -27,6 +27,9 @@ public sealed class RecurrentModel
                 throw new ArgumentException($"The vocabulary has {vocabulary.Count} tokens but the model reads {Description.InputSize}.", nameof(vocabulary));
         }
         Vocabulary = vocabulary;
+        if (classNames is not null && RnnAd.FSharp.Data.ClassNames.problem(spec.Outputs, classNames.ToArray()) is { } problem)
+            throw new ArgumentException(problem.Value, nameof(classNames));
+        ClassNames = classNames?.ToArray();
     }
 
     internal ModelSpec Spec { get; }
@@ -41,6 +44,9 @@ public sealed class RecurrentModel
 
     /// <summary>The vocabulary of a model that reads tokens, if it was given one (needed to sample text).</summary>
     public Vocabulary? Vocabulary { get; }
+
+    /// <summary>The names of the classes the model's outputs score, if it was given them (saved and loaded with it).</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
 
     internal Microsoft.FSharp.Core.FSharpOption<string[]>? VocabularyTokens =>
         Vocabulary is null ? null : Microsoft.FSharp.Core.FSharpOption<string[]>.Some(Vocabulary.Tokens.ToArray());
@@ -66,7 +72,15 @@ public sealed class RecurrentModel
     public void Save(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        Checkpoint.save(path, Spec, VocabularyTokens, Parameters);
+        if (ClassNames is { } names) RnnAd.FSharp.Data.ClassNames.save(path, Spec, VocabularyTokens, Parameters, names.ToArray());
+        else Checkpoint.save(path, Spec, VocabularyTokens, Parameters);
+    }
+
+    /// <summary>A copy of this model that carries the names of its classes, one per output (as a dataset read from CSV gives them).</summary>
+    public RecurrentModel WithClassNames(IEnumerable<string> classNames)
+    {
+        ArgumentNullException.ThrowIfNull(classNames);
+        return new RecurrentModel(Description, Spec, Parameters, Vocabulary, classNames.ToArray());
     }
 
     /// <summary>Saves the model to a stream, from its position (the stream stays open; the caller decides where it goes).</summary>
@@ -114,7 +128,8 @@ public sealed class RecurrentModel
             }
         }
         var spec = checkpoint.Spec;
-        return new RecurrentModel(ModelDescription.FromSpec(spec, options.CustomCells, options.CustomLosses), spec, checkpoint.Parameters, vocabulary);
+        var classNames = RnnAd.FSharp.Data.ClassNames.ofMetadata(path, spec.Outputs, checkpoint.Metadata);
+        return new RecurrentModel(ModelDescription.FromSpec(spec, options.CustomCells, options.CustomLosses), spec, checkpoint.Parameters, vocabulary, classNames?.Value);
     }
 
     /// <summary>
@@ -232,10 +247,10 @@ public sealed class RecurrentModel
     public EvaluationResult Evaluate(IEnumerable<SequenceBatch> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        return EvaluationResult.FromCore(Evaluation.metrics(Core, Parameters, batches.Select(b => b?.Inner ?? throw new ArgumentNullException(nameof(batches), "A batch is null."))));
+        return EvaluationResult.FromCore(Evaluation.metrics(Core, Parameters, batches.Select(b => b?.Inner ?? throw new ArgumentNullException(nameof(batches), "A batch is null."))), ClassNames);
     }
 
-    internal RecurrentModel With(NamedTensors parameters) => new(Description, Spec, parameters, Vocabulary);
+    internal RecurrentModel With(NamedTensors parameters) => new(Description, Spec, parameters, Vocabulary, ClassNames);
 
     /// <summary>Outputs (batch, time, width) or (batch, width) as one array of rows per sequence, padded steps left out.</summary>
     internal static IReadOnlyList<double[][]> PerSequence(RawTensor values, SequenceBatch batch, bool everyStep)
@@ -323,21 +338,5 @@ public sealed record ModelLoadOptions
             Input is { } i ? FSharpOption<InputKind>.Some(i == InputType.OneHot ? InputKind.TokenIds : InputKind.Features) : null,
             Cell is { } c ? FSharpOption<CellKind>.Some(ModelDescription.KindOf(c)) : null,
             Loss is { } loss ? FSharpOption<Loss>.Some(loss.Core) : null);
-    }
-}
-
-/// <summary>How well a model does on a set of batches; a figure that does not apply to the model's loss is null.</summary>
-/// <param name="Loss">Mean loss per counted position.</param>
-/// <param name="Accuracy">Fraction of positions whose most likely class is the target (classifiers).</param>
-/// <param name="Perplexity">exp(Loss), the usual language-model figure (cross-entropy).</param>
-/// <param name="Count">Positions counted (steps, or sequences for per-sequence models).</param>
-/// <param name="Rmse">Root mean squared difference between predicted and target values (regression).</param>
-/// <param name="Mae">Mean absolute difference between predicted and target values (regression).</param>
-public sealed record EvaluationResult(double Loss, double? Accuracy, double? Perplexity, double Count, double? Rmse = null, double? Mae = null)
-{
-    internal static EvaluationResult FromCore(Metrics m)
-    {
-        static double? Applies(double v) => double.IsNaN(v) ? null : v;
-        return new EvaluationResult(m.Loss, Applies(m.Accuracy), Applies(m.Perplexity), m.Count, Applies(m.Rmse), Applies(m.Mae));
     }
 }

@@ -12,16 +12,18 @@ public sealed class SequenceDataset
 {
     private readonly Func<int, int, int, bool, CoreBatch[]> _batches;
 
-    // What a chronological split cuts: the examples in order (or the batches of a dataset of fixed batches).
+    // What a split cuts: the examples in order (or the batches of a dataset of fixed batches).
     private readonly int _units;
     private readonly Func<int, int, SequenceDataset> _slice;
+    private readonly Func<int[], SequenceDataset> _select;
 
-    private SequenceDataset(int count, Func<int, int, int, bool, CoreBatch[]> batches, int units, Func<int, int, SequenceDataset> slice)
+    private SequenceDataset(int count, Func<int, int, int, bool, CoreBatch[]> batches, int units, Func<int, int, SequenceDataset> slice, Func<int[], SequenceDataset> select)
     {
         Count = count;
         _batches = batches;
         _units = units;
         _slice = slice;
+        _select = select;
     }
 
     /// <summary>Number of examples.</summary>
@@ -96,19 +98,66 @@ public sealed class SequenceDataset
     }
 
     /// <summary>
+    /// Texts with one label each (a CSV file's, say: <see cref="CsvData.ReadLabelledText"/>), each encoded with
+    /// <paramref name="vocabulary"/> (padded and masked in batches with <paramref name="paddingId"/>).
+    /// </summary>
+    public static SequenceDataset ForClassification(IReadOnlyList<string> texts, IReadOnlyList<int> labels, Vocabulary vocabulary, int paddingId = 0)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        var sequences = texts.Select((t, i) =>
+        {
+            var ids = vocabulary.Encode(t ?? throw new ArgumentNullException(nameof(texts), $"Text {i} is null."));
+            return ids.Length > 0 ? (IReadOnlyList<int>)ids : throw new ArgumentException($"Text {i} has no token in the vocabulary.", nameof(texts));
+        }).ToArray();
+        return ForClassification(sequences, labels, paddingId);
+    }
+
+    /// <summary>
     /// The examples in their order, cut in two: the first <paramref name="trainFraction"/> for training, the rest for
     /// validation, with <paramref name="gap"/> examples dropped between them. Overlapping forecasting windows share
     /// values across the cut; a gap of ⌈(window + horizon) / stride⌉ − 1 keeps every validation value out of the
-    /// training windows.
+    /// training windows (and ⌈window / stride⌉ − 1 does for language-model windows).
     /// </summary>
     public (SequenceDataset Train, SequenceDataset Validation) SplitChronologically(double trainFraction, int gap = 0)
     {
-        if (!(trainFraction > 0 && trainFraction < 1)) throw new ArgumentException($"The training fraction must be in (0, 1), got {trainFraction}.", nameof(trainFraction));
-        if (gap < 0) throw new ArgumentException($"The gap must be non-negative, got {gap}.", nameof(gap));
-        var train = (int)Math.Round(_units * trainFraction);
-        if (train < 1 || train + gap >= _units)
-            throw new ArgumentException($"{_units} examples cut at {trainFraction} with a gap of {gap} leave {train} for training and {Math.Max(0, _units - train - gap)} for validation; each needs at least one.", nameof(trainFraction));
+        var train = Splits.trainCount(_units, trainFraction, gap);
         return (_slice(0, train), _slice(train + gap, _units - train - gap));
+    }
+
+    /// <summary>
+    /// A random <paramref name="trainFraction"/> of the examples for training and the rest for validation, chosen from
+    /// <paramref name="seed"/> (the same seed, the same split), each part in the examples' order. For independent examples
+    /// (classification); series and texts, whose overlapping windows would share values across the cut, split chronologically.
+    /// </summary>
+    public (SequenceDataset Train, SequenceDataset Validation) SplitRandomly(double trainFraction, int seed = 0)
+    {
+        var (train, validation) = Splits.random(seed, trainFraction, Enumerable.Range(0, _units).ToArray()).ToValueTuple();
+        return (_select(train), _select(validation));
+    }
+
+    /// <summary>A SHA-256 digest of every example (inputs, mask and targets, in order): what a resumed run checks its data against.</summary>
+    internal string Digest()
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Add<T>(ReadOnlySpan<T> values) where T : struct => hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+        // One example per batch, so that the digest does not depend on the batch size (which pads differently).
+        foreach (var b in Batches(1, 0, 0, false))
+        {
+            Add<int>(new[] { b.Batch, b.Time });
+            switch (b.Input)
+            {
+                case SequenceInput.Tokens t: Add<int>(t.ids); break;
+                case SequenceInput.Features f: Add<double>(f.values.Value.AsSpan()); break;
+            }
+            if (b.Mask is { } mask) Add<double>(mask.Value);
+            switch (b.Targets)
+            {
+                case Targets.Classes c: Add<int>(c.classes); break;
+                case Targets.Values v: Add<double>(v.values.Value.AsSpan()); break;
+            }
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>Fixed batches, used as they are (in order, or shuffled as whole batches).</summary>
@@ -132,7 +181,7 @@ public sealed class SequenceDataset
 
     private static SequenceDataset OfBatches(CoreBatch[] batches) =>
         new(batches.Sum(b => b.Batch), (epoch, _, seed, shuffle) => shuffle ? Batching.shuffle(seed, epoch, batches) : batches,
-            batches.Length, (start, count) => OfBatches(batches[start..(start + count)]));
+            batches.Length, (start, count) => OfBatches(batches[start..(start + count)]), indices => OfBatches(indices.Select(i => batches[i]).ToArray()));
 
     private static SequenceDataset From<T>(T[] examples, Func<T[], CoreBatch> toBatch)
     {
@@ -140,6 +189,6 @@ public sealed class SequenceDataset
         var convert = Microsoft.FSharp.Core.FuncConvert.FromFunc(toBatch);
         return new(examples.Length, (epoch, size, seed, shuffle) =>
             shuffle ? Batching.epoch(seed, epoch, size, convert, examples) : Batching.inOrder(size, convert, examples),
-            examples.Length, (start, count) => From(examples[start..(start + count)], toBatch));
+            examples.Length, (start, count) => From(examples[start..(start + count)], toBatch), indices => From(indices.Select(i => examples[i]).ToArray(), toBatch));
     }
 }

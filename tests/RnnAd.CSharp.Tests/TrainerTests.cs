@@ -105,7 +105,7 @@ public sealed class TrainerTests : IDisposable
         var error = Assert.Throws<TrainingDivergedException>(() => new Trainer(Options(1) with { Shuffle = false, LearningRate = 1e6 }).Fit(model, data));
         Assert.Contains("step 2", error.Message);
         Assert.Contains("times the run's mean batch loss", error.Message);
-        Assert.All(error.LastGoodModel.ParameterNames, n => Assert.All(error.LastGoodModel.GetParameterValues(n), v => Assert.True(double.IsFinite(v))));
+        Assert.All(error.LastGoodModel!.ParameterNames, n => Assert.All(error.LastGoodModel.GetParameterValues(n), v => Assert.True(double.IsFinite(v))));
     }
 
     [Fact]

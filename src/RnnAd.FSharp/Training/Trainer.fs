@@ -2,78 +2,7 @@ namespace RnnAd.FSharp
 
 open RnnAd
 open System
-open System.Diagnostics
-open System.Threading
 open RnnAd.FSharp.Storage
-
-/// How to train.
-type TrainingOptions =
-    { Optimizer: Optimizer
-      Schedule: Schedule
-      Epochs: int
-      /// Truncated BPTT window k. PerStep models: each batch is cut into chunks of k steps, one update per
-      /// chunk, the state carried across chunks but detached. LastStep models: one update per batch with
-      /// the state detached every k steps. None: full BPTT.
-      TruncateEvery: int option
-      /// Clip the gradients' global norm to this value before each update.
-      ClipNorm: float option
-      /// Clamp every gradient entry into ±this value before each update (after ClipNorm).
-      ClipValue: float option
-      /// The seed of every random choice the trainer makes (dropout masks).
-      Seed: int
-      /// Call the checkpoint callback after every this many batches.
-      CheckpointEvery: int option
-      /// Stop as diverged when a loss exceeds this many times the mean batch loss of the run so far: a run
-      /// whose loss climbs by orders of magnitude is lost even while its numbers stay finite (10⁴ is far above
-      /// any noise of a converging run). None checks only that losses and gradients are finite.
-      RunawayFactor: float option }
-
-/// Where training stands: enough to resume and get the same bits as an uninterrupted run. Randomness is
-/// derived from (Seed, step), so no generator state needs saving.
-type TrainingState =
-    { Parameters: NamedTensors
-      Optimizer: OptimizerState
-      /// The epoch in progress (0-based).
-      Epoch: int
-      /// Batches of that epoch already done.
-      Batch: int
-      /// Batches done since the start of training.
-      StepsDone: int64 }
-
-/// One batch done.
-type StepReport =
-    { Epoch: int
-      Step: int64
-      Loss: float
-      GradientNorm: float
-      LearningRate: float
-      StepsPerSecond: float }
-
-/// One epoch done.
-type EpochReport =
-    { Epoch: int
-      TrainLoss: float
-      Validation: Metrics option
-      Seconds: float }
-
-/// What the trainer reports while it runs.
-[<RequireQualifiedAccess>]
-type TrainingEvent =
-    | StepCompleted of StepReport
-    | EpochCompleted of EpochReport
-    | CheckpointSaved of TrainingState
-
-/// The batches of an epoch (deterministic in the epoch: shuffling seeds derive from it) and optional
-/// validation batches.
-type TrainingData =
-    { Train: int -> SequenceBatch[]
-      Validation: SequenceBatch[] option }
-
-/// Training stopped because a loss or gradient was not finite; the message names the step (and the
-/// parameter). The parameters of the step before are intact in `LastGoodState`.
-exception TrainingDivergedException of message: string * LastGoodState: TrainingState
-    with
-        override e.Message = e.message
 
 /// The training loop.
 [<RequireQualifiedAccess>]
@@ -99,10 +28,27 @@ module Trainer =
         match options.RunawayFactor with
         | Some f when not (f > 1.0) || Double.IsInfinity f -> invalidArg "RunawayFactor" (sprintf "RunawayFactor must be a finite number above 1, got %g" f)
         | _ -> ()
+        match options.MaxSteps with
+        | Some n when n <= 0L -> invalidArg "MaxSteps" (sprintf "MaxSteps must be positive, got %d" n)
+        | _ -> ()
+        match options.TimeBudget with
+        | Some t when t <= TimeSpan.Zero -> invalidArg "TimeBudget" (sprintf "TimeBudget must be positive, got %O" t)
+        | _ -> ()
+        options.EarlyStopping |> Option.iter EarlyStopping.validate
 
     /// The state before the first batch.
     let start (options: TrainingOptions) (ps: NamedTensors) : TrainingState =
-        { Parameters = ps; Optimizer = Optimizers.init options.Optimizer ps; Epoch = 0; Batch = 0; StepsDone = 0L }
+        { Parameters = ps; Optimizer = Optimizers.init options.Optimizer ps; Epoch = 0; Batch = 0; StepsDone = 0L; Monitor = MonitorState.Empty }
+
+    /// The updates one batch makes: one per chunk of `TruncateEvery` steps for a per-step model, else one.
+    let updatesPerBatch (model: Model) (options: TrainingOptions) (batch: SequenceBatch) : int =
+        match options.TruncateEvery, model.Head with
+        | Some k, HeadKind.PerStep when k < batch.Time -> (batch.Time + k - 1) / k
+        | _ -> 1
+
+    /// The updates a list of batches makes (an epoch's, to size a schedule in updates).
+    let updatesIn (model: Model) (options: TrainingOptions) (batches: SequenceBatch seq) : int64 =
+        batches |> Seq.sumBy (updatesPerBatch model options >> int64)
 
     /// The first entry that is not finite, as (flat index, value).
     let private firstNonFinite (t: Tensor) =
@@ -112,19 +58,9 @@ module Trainer =
             i <- i + 1
         if i < span.Length then Some(i, span.[i]) else None
 
-    /// Trains from `state` to the end of `options.Epochs`, reporting through `report` and saving through
-    /// `saveCheckpoint`. Cancellation is checked before every batch and raises OperationCanceledException;
-    /// the last checkpoint saved stays valid.
-    let fit
-        (model: Model)
-        (options: TrainingOptions)
-        (data: TrainingData)
-        (report: TrainingEvent -> unit)
-        (saveCheckpoint: TrainingState -> unit)
-        (cancel: CancellationToken)
-        (state: TrainingState)
-        : TrainingState * EpochReport list =
-        validate options
+    /// Raises unless the state fits the model and options: every parameter, the optimizer's buffers, and the best
+    /// epoch's parameters when they are to be restored.
+    let private checkState (model: Model) (options: TrainingOptions) (state: TrainingState) : unit =
         Model.check model state.Parameters
         // The optimizer keeps one buffer per kind and parameter, named `<kind>.<parameter>`, of the parameter's shape.
         let expectedBuffers =
@@ -139,28 +75,68 @@ module Trainer =
         for (name, shape), buffer in Array.zip expectedBuffers state.Optimizer.Buffers.Tensors do
             if not (Shape.equal buffer.Shape shape) then
                 Shape.fail "optimizer state" (sprintf "'%s' has shape %s in one collection and %s in the other" name (Shape.format buffer.Shape) (Shape.format shape))
-        let mutable state = state
+        match state.Monitor.Best, state.Monitor.BestParameters with
+        | Some best, None when options.RestoreBest ->
+            invalidArg "state"
+                (sprintf "the state's best epoch (%d) comes without its parameters, which RestoreBest needs: set Monitor.BestParameters from its best checkpoint"
+                     (best.Epoch + 1))
+        | _, Some ps -> Model.check model ps
+        | _ -> ()
+
+    /// Trains from `state` until every epoch has run or something stops it: early stopping, `MaxSteps`, the
+    /// time budget or a hook's Stop. Reports every step and epoch through `hooks.OnEvent`, saves through
+    /// `hooks.SaveCheckpoint` every `CheckpointEvery` steps and through `hooks.SaveBest` at each new best epoch.
+    /// Cancellation is checked before every step and raises a `TrainingCanceledException` (an
+    /// OperationCanceledException) that carries the state after the last completed step. A loss or gradient
+    /// that is not finite, or a runaway loss, raises a `TrainingDivergedException` with the state before it.
+    let run (model: Model) (options: TrainingOptions) (data: TrainingData) (hooks: TrainingHooks) (start: TrainingState) : TrainingOutcome =
+        validate options
+        if not (Metrics.appliesTo model.Loss options.Monitor) then
+            invalidArg "Monitor" (sprintf "the monitored figure %s does not apply to a model of the %s loss" (Metrics.name options.Monitor) model.Loss.Name)
+        checkState model options start
+        let clock = hooks.Clock
+        let began = clock.GetTimestamp()
+        let higherIsBetter = Metrics.higherIsBetter options.Monitor
+        let mutable state =
+            match Schedules.plateau options.Schedule, start.Monitor.Plateau with
+            | Some (lr, _), None -> { start with Monitor = { start.Monitor with Plateau = Some(Schedules.plateauStart lr higherIsBetter) } }
+            | _ -> start
         let history = ResizeArray<EpochReport>()
-        let clock = Stopwatch.StartNew()
+        let mutable stop: StopReason option = None
+        let decide (event: TrainingEvent) =
+            match hooks.OnEvent event with
+            | TrainingDecision.Stop when stop.IsNone -> stop <- Some StopReason.Requested
+            | _ -> ()
+        let limitReached () =
+            match options.MaxSteps, options.TimeBudget with
+            | Some n, _ when state.StepsDone >= n -> Some StopReason.MaxSteps
+            | _, Some budget when clock.GetElapsedTime began >= budget -> Some StopReason.TimeBudget
+            | _ -> None
         let mutable stepsThisRun = 0
         let mutable lossesThisRun = 0.0
-        for epoch in state.Epoch .. options.Epochs - 1 do
-            let epochClock = Stopwatch.StartNew()
+        let mutable epoch = state.Epoch
+        stop <- limitReached ()
+        while stop.IsNone && epoch < options.Epochs do
+            let epochBegan = clock.GetTimestamp()
             let batches = data.Train epoch
             // An epoch without a batch would train nothing and report a NaN loss as if it had.
             if isNull batches || batches.Length = 0 then
                 invalidArg "data" (sprintf "the training data gives no batch for epoch %d: the dataset is empty" epoch)
             if epoch = state.Epoch && state.Batch > batches.Length then
                 invalidArg "state" (sprintf "the state resumes epoch %d after batch %d, but the epoch has %d batches: the data or the batch size changed" epoch state.Batch batches.Length)
+            let training = MetricsAccumulator model.Loss
             let mutable lossSum = 0.0
             let mutable counted = 0
-            for b in (if epoch = state.Epoch then state.Batch else 0) .. batches.Length - 1 do
-                cancel.ThrowIfCancellationRequested()
+            let mutable b = if epoch = state.Epoch then state.Batch else 0
+            while stop.IsNone && b < batches.Length do
+                if hooks.Cancellation.IsCancellationRequested then
+                    raise (TrainingCanceledException(
+                            sprintf "training was cancelled after step %d (epoch %d, batch %d); the state after it is kept" state.StepsDone epoch b,
+                            state, List.ofSeq history, hooks.Cancellation))
                 let batch = batches.[b]
                 let chunks =
-                    match options.TruncateEvery, model.Head with
-                    | Some k, HeadKind.PerStep when k < batch.Time ->
-                        [| for s in 0 .. k .. batch.Time - 1 -> Model.sliceTime s (min k (batch.Time - s)) batch |]
+                    match updatesPerBatch model options batch, options.TruncateEvery with
+                    | n, Some k when n > 1 -> [| for s in 0 .. k .. batch.Time - 1 -> Model.sliceTime s (min k (batch.Time - s)) batch |]
                     | _ -> [| batch |]
                 let detachEvery = match model.Head with HeadKind.LastStep -> options.TruncateEvery | HeadKind.PerStep -> None
                 let beforeBatch = state
@@ -169,18 +145,23 @@ module Trainer =
                 let mutable norm = 0.0
                 let mutable lr = 0.0
                 for c in 0 .. chunks.Length - 1 do
+                    let chunk = chunks.[c]
                     let runOptions =
                         { RunOptions.Default with
                             DropoutSeed = (if model.Stochastic then Some(Seed.deriveIndexed (Seed.deriveIndexed options.Seed "dropout" state.StepsDone) "chunk" (int64 c)) else None)
                             Initial = carried
                             DetachEvery = detachEvery }
-                    // The loss function also hands out the chunk's final states, detached below, for the next chunk.
+                    let weights = Model.positionWeights model chunk
+                    // The loss function also hands out the chunk's outputs (for the running figures) and its final
+                    // states, detached below for the next chunk.
                     let finals = ref [||]
+                    let outputs = ref Unchecked.defaultof<RawTensor>
                     let loss, grads =
                         Ad.Named.valueAndGrad (fun p ->
-                            let l, f = Model.loss model p runOptions chunks.[c]
+                            let o, f = model.Forward p runOptions chunk
                             finals.Value <- f
-                            l) state.Parameters
+                            outputs.Value <- o.Value
+                            Loss.compute model.Loss weights chunk.Targets o) state.Parameters
                     carried <- Some(finals.Value |> Array.map Sequence.detach)
                     let lossValue = loss.ToScalar()
                     let fail (why: string) =
@@ -195,9 +176,10 @@ module Trainer =
                         match firstNonFinite g with
                         | Some (i, v) -> fail (sprintf "the gradient of '%s' is %g at flat index %d" name v i)
                         | None -> ()
+                    training.Add(lossValue, outputs.Value, chunk.Targets, weights)
                     let grads, n = match options.ClipNorm with Some c -> Clipping.byGlobalNorm c grads | None -> grads, Clipping.globalNorm grads
                     let grads = match options.ClipValue with Some c -> Clipping.byValue c grads | None -> grads
-                    lr <- Schedules.rate options.Schedule state.Optimizer.Step
+                    lr <- Schedules.rateWith state.Monitor.Plateau options.Schedule state.Optimizer.Step
                     let ps, opt = Optimizers.step options.Optimizer lr state.Parameters state.Optimizer grads
                     state <- { state with Parameters = ps; Optimizer = opt }
                     batchLoss <- batchLoss + lossValue / float chunks.Length
@@ -207,20 +189,89 @@ module Trainer =
                 counted <- counted + 1
                 stepsThisRun <- stepsThisRun + 1
                 lossesThisRun <- lossesThisRun + batchLoss
-                report (TrainingEvent.StepCompleted
-                    { Epoch = epoch; Step = state.StepsDone; Loss = batchLoss; GradientNorm = norm; LearningRate = lr
-                      StepsPerSecond = float stepsThisRun / max 1e-9 clock.Elapsed.TotalSeconds })
+                let elapsed = clock.GetElapsedTime began
+                let pace = float stepsThisRun / max 1e-9 elapsed.TotalSeconds
+                // Every later epoch is taken to have as many batches as this one.
+                let planned = state.StepsDone + int64 (batches.Length - b - 1) + int64 (options.Epochs - epoch - 1) * int64 batches.Length
+                let total = match options.MaxSteps with Some n -> min n planned | None -> planned
+                let remaining =
+                    let atPace = TimeSpan.FromSeconds(min (float (total - state.StepsDone) / pace) 1e11)
+                    match options.TimeBudget with
+                    | Some budget when budget - elapsed < atPace -> max TimeSpan.Zero (budget - elapsed)
+                    | _ -> atPace
+                decide (TrainingEvent.StepCompleted
+                    { Epoch = epoch; Batch = b + 1; BatchesInEpoch = batches.Length; Step = state.StepsDone; Update = state.Optimizer.Step; Loss = batchLoss; GradientNorm = norm; LearningRate = lr
+                      StepsPerSecond = pace; TotalSteps = total; Elapsed = elapsed; Remaining = remaining })
                 match options.CheckpointEvery with
                 | Some every when state.StepsDone % int64 every = 0L ->
-                    saveCheckpoint state
-                    report (TrainingEvent.CheckpointSaved state)
+                    hooks.SaveCheckpoint state
+                    decide (TrainingEvent.CheckpointSaved state)
                 | _ -> ()
-            state <- { state with Epoch = epoch + 1; Batch = 0 }
-            let summary =
-                { Epoch = epoch
-                  TrainLoss = (if counted = 0 then nan else lossSum / float counted)
-                  Validation = data.Validation |> Option.map (Evaluation.metrics model state.Parameters)
-                  Seconds = epochClock.Elapsed.TotalSeconds }
-            history.Add summary
-            report (TrainingEvent.EpochCompleted summary)
-        state, List.ofSeq history
+                b <- b + 1
+                if stop.IsNone then stop <- limitReached ()
+            let complete = b = batches.Length
+            if complete || counted > 0 then
+                if complete then state <- { state with Epoch = epoch + 1; Batch = 0 }
+                let validation = data.Validation |> Option.map (Evaluation.metrics model state.Parameters)
+                let trained = if training.Count > 0.0 then Some(training.Result()) else None
+                let mutable isBest = false
+                // Only a complete epoch is judged: a partial one would be judged again when a resumed run completes it.
+                match (match validation with Some v -> Some v | None -> trained) with
+                | Some figures when complete ->
+                    let value = Metrics.value options.Monitor figures
+                    let minDelta = match options.EarlyStopping with Some e -> e.MinDelta | None -> 0.0
+                    let monitor, best = EarlyStopping.observe options.Monitor minDelta options.RestoreBest epoch state.StepsDone state.Parameters value state.Monitor
+                    let monitor =
+                        match Schedules.plateau options.Schedule, monitor.Plateau with
+                        | Some (_, o), Some p -> { monitor with Plateau = Some(Schedules.plateauStep o higherIsBetter p value) }
+                        | _ -> monitor
+                    state <- { state with Monitor = monitor }
+                    isBest <- best
+                    if best then hooks.SaveBest state
+                | _ -> ()
+                let summary =
+                    { Epoch = epoch
+                      TrainLoss = (if counted = 0 then nan else lossSum / float counted)
+                      Training = trained
+                      Validation = validation
+                      Seconds = (clock.GetElapsedTime epochBegan).TotalSeconds
+                      Steps = counted
+                      Complete = complete
+                      LearningRate = Schedules.rateWith state.Monitor.Plateau options.Schedule state.Optimizer.Step
+                      IsBest = isBest }
+                history.Add summary
+                decide (TrainingEvent.EpochCompleted summary)
+                match options.EarlyStopping with
+                | Some e when complete && stop.IsNone && state.Monitor.Best.IsSome && state.Monitor.EpochsSinceBest >= e.Patience ->
+                    stop <- Some StopReason.EarlyStopped
+                | _ -> ()
+            epoch <- epoch + 1
+            if stop.IsNone then stop <- limitReached ()
+        { State = state
+          Parameters =
+            (match state.Monitor.BestParameters with
+             | Some best when options.RestoreBest -> best
+             | _ -> state.Parameters)
+          History = List.ofSeq history
+          Stop = defaultArg stop StopReason.Completed
+          Best = state.Monitor.Best }
+
+    /// `run` with a reporting function that never stops training and a checkpoint callback: the state after
+    /// the last step (which `RestoreBest` does not change: `run` returns the restored parameters) and one report
+    /// per epoch. Cancellation raises a `TrainingCanceledException` carrying the state after the last step.
+    let fit
+        (model: Model)
+        (options: TrainingOptions)
+        (data: TrainingData)
+        (report: TrainingEvent -> unit)
+        (saveCheckpoint: TrainingState -> unit)
+        (cancel: Threading.CancellationToken)
+        (state: TrainingState)
+        : TrainingState * EpochReport list =
+        let hooks =
+            { TrainingHooks.Default with
+                OnEvent = (fun e -> report e; TrainingDecision.Continue)
+                SaveCheckpoint = saveCheckpoint
+                Cancellation = cancel }
+        let outcome = run model options data hooks state
+        outcome.State, outcome.History

@@ -9,15 +9,29 @@ open RnnAd.Cli
 /// What one in-process run of `rnnad` left: its exit code and everything it wrote.
 type CliRun = { Code: int; Out: string; Error: string }
 
+/// A writer that runs `act` once, the first time a line holding `trigger` is written: the hook tests use to
+/// change the world at a known point of a run, without timing.
+type TriggerWriter(trigger: string, act: unit -> unit) =
+    inherit StringWriter()
+    let mutable fired = false
+    override w.WriteLine(line: string) =
+        base.WriteLine line
+        if not fired && not (isNull line) && line.Contains trigger then
+            fired <- true
+            act ()
+
 /// Running `rnnad` in-process with plain output captured, as a CI log would receive it.
 [<RequireQualifiedAccess>]
 module CliSupport =
 
-    /// Runs a command line with its output written to `out`.
-    let runWith (out: TextWriter) (argv: string list) : CliRun =
+    /// Runs a command line with its output written to `out`, cancelled by `cancel`.
+    let runCancellable (cancel: CancellationToken) (out: TextWriter) (argv: string list) : CliRun =
         use error = new StringWriter()
-        let code = Cli.run (Terminal.plain out error) CancellationToken.None (Array.ofList argv)
+        let code = Cli.run (Terminal.plain out error) cancel (Array.ofList argv)
         { Code = code; Out = out.ToString(); Error = error.ToString() }
+
+    /// Runs a command line with its output written to `out`.
+    let runWith (out: TextWriter) (argv: string list) : CliRun = runCancellable CancellationToken.None out argv
 
     /// Runs a command line.
     let rnnad (argv: string list) : CliRun =

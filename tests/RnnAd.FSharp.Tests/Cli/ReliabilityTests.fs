@@ -81,16 +81,6 @@ let sizes =
         }
     ]
 
-/// A writer that runs `act` once, the first time a line holding `trigger` is written: the hook tests use to
-/// change the world at a known point of a run, without timing.
-type private TriggerWriter(trigger: string, act: unit -> unit) =
-    inherit StringWriter()
-    let mutable fired = false
-    override w.WriteLine(line: string) =
-        base.WriteLine line
-        if not fired && not (isNull line) && line.Contains trigger then
-            fired <- true
-            act ()
 
 [<Tests>]
 let files =

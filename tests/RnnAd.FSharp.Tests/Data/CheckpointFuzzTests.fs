@@ -37,8 +37,7 @@ let private spec: ModelSpec =
       Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 3; Loss = Loss.crossEntropy }
 
 let private options =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.01; Epochs = 1; TruncateEvery = None
-      ClipNorm = None; ClipValue = None; Seed = 1; CheckpointEvery = None; RunawayFactor = Some 1e4 }
+    { TrainingOptions.Default with Schedule = Schedule.Constant 0.01; Epochs = 1; Seed = 1 }
 
 /// One mutant: its class (what the failure report groups by), what exactly was done, and the file's bytes.
 type private Case = { Class: string; Detail: string; Bytes: byte[] }

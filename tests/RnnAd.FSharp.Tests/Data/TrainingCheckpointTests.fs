@@ -18,8 +18,7 @@ let private batches =
         { Input = SequenceInput.Tokens ids; Batch = 2; Time = 6; Mask = None; Targets = Targets.Classes(ids |> Array.map (fun i -> (i + 1) % 4)) } |]
 
 let private options =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.01; Epochs = 3; TruncateEvery = Some 4
-      ClipNorm = None; ClipValue = None; Seed = 11; CheckpointEvery = Some 2; RunawayFactor = Some 1e4 }
+    { TrainingOptions.Default with Schedule = Schedule.Constant 0.01; Epochs = 3; TruncateEvery = Some 4; Seed = 11; CheckpointEvery = Some 2 }
 
 let private data = { Train = (fun _ -> batches); Validation = None }
 let private bits (ps: NamedTensors) = ps.Tensors |> Array.map (fun t -> t.ToArray())
@@ -42,7 +41,7 @@ let tests =
                 let save (st: TrainingState) =
                     TrainingCheckpoint.save path spec (Some [| "a"; "b"; "c"; "d" |]) st
                     if st.StepsDone = 4L then cts.Cancel()
-                Expect.throwsT<OperationCanceledException> (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
+                Expect.throwsT<TrainingCanceledException> (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
                 let model, state = TrainingCheckpoint.load path
                 Expect.equal state.StepsDone 4L "progress restored"
                 Expect.equal model.Vocabulary (Some [| "a"; "b"; "c"; "d" |]) "vocabulary restored"
@@ -83,6 +82,30 @@ let tests =
                       "huge steps", fields "0" "0" "1e300", "'steps_done'"
                       "negative", fields "0" "-1" "0", "'batch'" ] do
                     TempFolder.throws<InvalidDataException, _> [ fragment ] (fun () -> TrainingCheckpoint.load (withProgress name progress)))
+        }
+        test "the monitor (best epoch, patience count, plateau) comes back to the bit, infinities included" {
+            withFolder (fun dir ->
+                let path = Path.Combine(dir, "t.safetensors")
+                let monitor =
+                    { Best = Some { Epoch = 3; Step = 12L; Value = 0.1 + 0.2 }
+                      BestParameters = None
+                      EpochsSinceBest = 2
+                      Plateau = Some { Rate = 1e-3 / 3.0; Best = infinity; BadEpochs = 1; CooldownLeft = 2 } }
+                let state = { Trainer.start options (SequenceModel.init spec 5) with Monitor = monitor }
+                TrainingCheckpoint.save path spec None state
+                let _, loaded = TrainingCheckpoint.load path
+                Expect.equal loaded.Monitor monitor "the same monitor"
+                // A checkpoint written before the monitor was saved resumes with nothing seen yet.
+                let file = Safetensors.read path
+                let old = Path.Combine(dir, "old.safetensors")
+                Safetensors.write old (file.Metadata |> Map.add "rnnad.training" """{"epoch":0,"batch":1,"steps_done":1,"optimizer_step":1}""" |> Map.toList) file.Tensors
+                Expect.equal (snd (TrainingCheckpoint.load old)).Monitor MonitorState.Empty "empty monitor"
+                let bad = Path.Combine(dir, "bad.safetensors")
+                Safetensors.write bad (file.Metadata |> Map.add "rnnad.training" """{"epoch":0,"batch":1,"steps_done":1,"optimizer_step":1,"monitor":{"epochs_since_best":0,"best":{"epoch":1,"step":3,"value":0.5}}}""" |> Map.toList) file.Tensors
+                TempFolder.throws<InvalidDataException, _> [ "'value'"; "rnnad.training.monitor.best"; "number written as a string" ] (fun () -> TrainingCheckpoint.load bad))
+        }
+        test "the best checkpoint lives beside the last" {
+            Expect.equal (TrainingCheckpoint.bestPath (Path.Combine("runs", "model.safetensors"))) (Path.Combine("runs", "model.best.safetensors")) "name.best.ext"
         }
         test "resuming past the end of an epoch's batches is refused: the data or batch size changed" {
             let state = { Trainer.start options (SequenceModel.init spec 5) with Batch = 7 }

@@ -35,8 +35,7 @@ let private spec (cell: Cell) : ModelSpec =
       Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = alphabet.Length; Loss = Loss.crossEntropy }
 
 let private options epochs =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = epochs; TruncateEvery = None
-      ClipNorm = Some 5.0; ClipValue = None; Seed = 7; CheckpointEvery = None; RunawayFactor = Some 1e4 }
+    { TrainingOptions.Default with Schedule = Schedule.Constant 0.02; Epochs = epochs; ClipNorm = Some 5.0; Seed = 7 }
 
 let private train (s: ModelSpec) (o: TrainingOptions) =
     let start = Trainer.start o (SequenceModel.init s 1)

@@ -92,8 +92,8 @@ let clippingAndSchedules =
         }
         test "step and cosine schedules" {
             Expect.equal ([ 0L .. 4L ] |> List.map (Schedules.rate (Schedule.Step(1.0, 2, 0.5)))) [ 1.0; 1.0; 0.5; 0.5; 0.25 ] "step"
-            // cos(π·2/4) = 0 → halfway; past the end → minLr
-            Check.close "cosine" 1e-15 1e-16 [| 1.0; 0.5; 0.0; 0.0 |] ([| 0L; 2L; 4L; 9L |] |> Array.map (Schedules.rate (Schedule.Cosine(1.0, 4, 0.0))))
+            // cos(π·2/4) = 0 → halfway; past the end the formula climbs back: cos(π·6/4) = 0 → halfway again
+            Check.close "cosine" 1e-15 1e-16 [| 1.0; 0.5; 0.0; 0.5 |] ([| 0L; 2L; 4L; 6L |] |> Array.map (Schedules.rate (Schedule.Cosine(1.0, 4, 0.0))))
             Check.throwsWith [ "every" ] (fun () -> Schedules.validate (Schedule.Step(1.0, 0, 0.5)))
         }
     ]

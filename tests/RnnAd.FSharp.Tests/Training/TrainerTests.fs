@@ -23,8 +23,7 @@ let private batches =
         { Input = SequenceInput.Tokens(chunk |> Array.collect fst); Batch = chunk.Length; Time = 12; Mask = None; Targets = Targets.Classes(chunk |> Array.collect snd) })
 
 let private options epochs =
-    { Optimizer = Optimizer.Adam AdamOptions.Default; Schedule = Schedule.Constant 0.02; Epochs = epochs; TruncateEvery = None
-      ClipNorm = Some 5.0; ClipValue = None; Seed = 7; CheckpointEvery = None; RunawayFactor = Some 1e4 }
+    { TrainingOptions.Default with Schedule = Schedule.Constant 0.02; Epochs = epochs; ClipNorm = Some 5.0; Seed = 7 }
 
 let private data = { Train = (fun _ -> batches); Validation = Some batches }
 
@@ -76,7 +75,9 @@ let tests =
                 | TrainingEvent.StepCompleted r when r.Step = 5L -> cts.Cancel()
                 | _ -> ()
             let run () = Trainer.fit (SequenceModel.model s) o data report (fun st -> last <- Some st) cts.Token (Trainer.start o (SequenceModel.init s 4)) |> ignore
-            Expect.throwsT<OperationCanceledException> run "cancelled"
+            let canceled = Expect.throwsC run (function :? TrainingCanceledException as e -> e | e -> failtestf "unexpected %O" e)
+            Expect.equal canceled.State.StepsDone 5L "the exception carries the state after the last completed step"
+            Expect.equal canceled.CancellationToken cts.Token "and the token that cancelled"
             Expect.equal (last |> Option.map (fun st -> st.StepsDone)) (Some 4L) "the checkpoint after batch 4 is the last"
             let resumed, _ = fit s o ignore ignore last.Value
             Expect.equal resumed.Epoch 10 "training resumes from it to the end"
