@@ -88,24 +88,27 @@ module Onnx =
         | OnnxPrecision.Float32 -> OnnxProto.Float, 4
         | OnnxPrecision.Float64 -> OnnxProto.Double, 8
 
-    /// Row-major values as little-endian bytes of the graph's element type. A value that is not finite, or
-    /// that float32 cannot hold, raises naming the parameter and the entry: the graph would compute NaN or
-    /// infinity where RnnAd computes numbers.
-    let private encode (precision: OnnxPrecision) (name: string) (values: float[]) : byte[] =
+    /// Row-major values as little-endian bytes of the graph's element type (float32: rounded to nearest).
+    let private encode (precision: OnnxPrecision) (values: float[]) : byte[] =
         let _, size = elementType precision
         let bytes = Array.zeroCreate<byte> (values.Length * size)
         for i in 0 .. values.Length - 1 do
-            let v = values.[i]
-            if not (Double.IsFinite v) then
-                invalidArg "parameters" (sprintf "cannot export to ONNX: parameter '%s' holds %g at flat index %d; every weight must be finite" name v i)
             match precision with
-            | OnnxPrecision.Float64 -> BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), v)
-            | OnnxPrecision.Float32 ->
-                let single = float32 v
-                if Single.IsInfinity single then
-                    invalidArg "parameters" (sprintf "cannot export to ONNX: parameter '%s' holds %g at flat index %d, beyond float32's range (±3.4e38); export in float64" name v i)
-                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), single)
+            | OnnxPrecision.Float64 -> BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values.[i])
+            | OnnxPrecision.Float32 -> BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), float32 values.[i])
         bytes
+
+    /// Raises an ArgumentException naming the parameter and the entry unless every weight is finite and, in
+    /// float32, within float32's range: the graph would compute NaN or infinity where RnnAd computes numbers.
+    let private checkWeights (spec: ModelSpec) (ps: NamedTensors) (precision: OnnxPrecision) : unit =
+        for name, _ in SequenceModel.expectedShapes spec do
+            let values = ps.[name].Value.AsSpan()
+            for i in 0 .. values.Length - 1 do
+                let v = values.[i]
+                if not (Double.IsFinite v) then
+                    invalidArg "parameters" (sprintf "cannot export to ONNX: parameter '%s' holds %g at flat index %d; every weight must be finite" name v i)
+                if precision = OnnxPrecision.Float32 && Single.IsInfinity(float32 v) then
+                    invalidArg "parameters" (sprintf "cannot export to ONNX: parameter '%s' holds %g at flat index %d, beyond float32's range (±3.4e38); export in float64" name v i)
 
     /// PyTorch's stacked gate blocks reordered into ONNX's: row block k of the result is block `order.[k]` of
     /// `rows` (gates · hidden rows of `columns` values each, row-major).
@@ -183,7 +186,7 @@ module Onnx =
 
         /// Adds a constant of the graph's element type; returns its name.
         member _.Weights(name: string, dims: int list, values: float[]) : string =
-            constants.Add(name, constants.DataType, dims, encode constants.Precision name values)
+            constants.Add(name, constants.DataType, dims, encode constants.Precision values)
 
         /// Adds an int64 constant; returns its name.
         member _.Int64s(name: string, dims: int list, values: int64[]) : string =
@@ -325,7 +328,7 @@ module Onnx =
         // The zero initial state (batch, hidden), batch read from the input's shape at run time.
         let batch = b.Op("Gather", [ b.Op("Shape", [ inputName spec ]); b.Int64s("index.batch", [ 1 ], [| 0L |]) ], [ axis 0 ])
         let stateShape = b.Op("Concat", [ batch; b.Int64s("state.hidden", [ 1 ], [| int64 h |]) ], [ axis 0 ])
-        let zero = { Name = ""; DataType = b.DataType; Dims = [| 1L |]; Raw = encode b.Precision "zero" [| 0.0 |] }
+        let zero = { Name = ""; DataType = b.DataType; Dims = [| 1L |]; Raw = encode b.Precision [| 0.0 |] }
         let zeros = b.Op("ConstantOfShape", [ stateShape ], [ OnnxAttribute.Tensor("value", zero) ])
         let one = if kind = CellKind.Gru then b.Weights("gru.one", [], [| 1.0 |]) else ""
         let run (layer: int) (direction: int) (input: string) : string[] =
@@ -402,6 +405,7 @@ module Onnx =
         if isNull (box ps) then nullArg "ps"
         check spec options
         SequenceModel.check spec ps
+        checkWeights spec ps options.Precision
         let kind = (Cells.kindOf spec.Cell).Value
         let constants = Constants(options.Precision)
         let b = GraphBuilder(constants, "")
