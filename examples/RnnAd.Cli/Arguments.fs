@@ -66,6 +66,21 @@ type SampleArgs =
             | Top_K _ -> "draw only among the k most likely characters (default: all)."
             | Seed _ -> "seed of the draws: the same seed gives the same text (default 0)."
 
+/// `rnnad export`: a checkpoint as an ONNX file.
+type ExportArgs =
+    | [<Unique; AltCommandLine("-m")>] Model of file: string
+    | [<Mandatory; Unique>] Onnx of file: string
+    | Float64
+    | Softmax
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "checkpoint to export (default rnnad-model.safetensors)."
+            | Onnx _ -> "ONNX file to write (opset 17); never the checkpoint itself."
+            | Float64 -> "write float64 weights and values (default float32)."
+            | Softmax -> "output probabilities: the softmax of the class scores (the logistic function of each for a multi-label model)."
+
 /// `rnnad gradcheck`: reverse-mode AD against the hand-derived BPTT (and finite differences).
 type GradCheckArgs =
     | [<Unique>] Cell of kind: string
@@ -128,6 +143,7 @@ type RnnadArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Sample of ParseResults<SampleArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("gradcheck")>] GradCheck of ParseResults<GradCheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Seed of ParseResults<SeedArgs>
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
 
@@ -137,5 +153,6 @@ type RnnadArgs =
             | Train _ -> "train a character language model and write a checkpoint, a loss curve and a sample."
             | Sample _ -> "generate text from a checkpoint."
             | GradCheck _ -> "check AD gradients against hand-derived BPTT (and finite differences)."
+            | Export _ -> "write a checkpoint as an ONNX file for ONNX Runtime and other engines."
             | Seed _ -> "run a seed example (000 to 004) and write its pictures."
             | Info _ -> "show the version, the matrix-multiply provider and the machine."

@@ -10,7 +10,7 @@ open RnnAd.FSharp.Tests
 open RnnAd.FSharp.Tests.Data
 
 /// One model to export: its spec and whether the export adds softmax (or the logistic function).
-type private Configuration = { Name: string; Spec: ModelSpec; Probabilities: bool }
+type Configuration = { Name: string; Spec: ModelSpec; Probabilities: bool }
 
 let private model cell input hidden layers bidirectional head headHidden outputs loss : ModelSpec =
     { Cell = cell
@@ -79,7 +79,7 @@ let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : Se
 
 /// RnnAd's outputs for a batch, with softmax or the logistic function worked here (not by the library) when
 /// the export adds them.
-let private expected (c: Configuration) (ps: NamedTensors) (batch: SequenceBatch) : float[] =
+let expected (c: Configuration) (ps: NamedTensors) (batch: SequenceBatch) : float[] =
     let outputs = (fst (SequenceModel.forward c.Spec ps RnnAd.FSharp.RunOptions.Default batch)).ToArray()
     match c.Spec.Loss, c.Probabilities with
     | Loss.CrossEntropy _, true ->
@@ -91,7 +91,7 @@ let private expected (c: Configuration) (ps: NamedTensors) (batch: SequenceBatch
     | _ -> outputs
 
 /// Runs an exported graph on a batch in ONNX Runtime; returns the output's values (as float64) and shape.
-let private runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
+let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
     use input =
         match batch.Input, precision with
         | SequenceInput.Tokens ids, _ -> OrtValue.CreateTensorValueFromMemory(Array.map int64 ids, [| int64 batch.Batch; int64 batch.Time |])
@@ -108,7 +108,7 @@ let private runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: On
     values, output.GetTensorTypeAndShape().Shape
 
 /// |a − b| / max(|a|, |b|, floor) over all entries: the worst, and where.
-let private worst (floor: float) (expected: float[]) (actual: float[]) : float * int =
+let worst (floor: float) (expected: float[]) (actual: float[]) : float * int =
     Array.map2 (fun e a -> abs (e - a) / max floor (max (abs e) (abs a))) expected actual
     |> Array.indexed |> Array.maxBy (fun (_, r) -> if Double.IsNaN r then infinity else r) |> fun (i, r) -> r, i
 
@@ -136,13 +136,13 @@ let private agreement (precision: OnnxPrecision) (tolerance: float) (floor: floa
 /// its own size: outputs near 0 made by cancellation differ by up to ~1.7e-5 relative to themselves
 /// (measured), which says nothing about the export. Measured over these configurations: worst 7.1e-7 with
 /// the floor.
-let private float32Tolerance, float32Floor = 1e-5, 0.1
+let float32Tolerance, float32Floor = 1e-5, 0.1
 
 /// float64: 1e-12 relative (floor 1e-12, so purely relative for every entry but exact zeros). ONNX Runtime's
 /// double kernels and RnnAd's sum the same products in other orders and use other tanh and logistic
 /// functions (each within a few ulp), ~1e-16 per operation; the recurrence carries that over the steps.
 /// Measured: worst 1.5e-13.
-let private float64Tolerance, float64Floor = 1e-12, 1e-12
+let float64Tolerance, float64Floor = 1e-12, 1e-12
 
 [<Tests>]
 let agreementTests =
