@@ -72,6 +72,7 @@ type ExportArgs =
     | [<Mandatory; Unique>] Onnx of file: string
     | Float64
     | Softmax
+    | Lengths
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -80,6 +81,7 @@ type ExportArgs =
             | Onnx _ -> "ONNX file to write (opset 17); never the checkpoint itself."
             | Float64 -> "write float64 weights and values (default float32)."
             | Softmax -> "output probabilities: the softmax of the class scores (the logistic function of each for a multi-label model)."
+            | Lengths -> "add the input lengths (int64 per sequence) for batches padded at the end."
 
 /// `rnnad gradcheck`: reverse-mode AD against the hand-derived BPTT (and finite differences).
 type GradCheckArgs =

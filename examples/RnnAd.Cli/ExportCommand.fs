@@ -20,7 +20,8 @@ module ExportCommand =
         if String.IsNullOrWhiteSpace onnx then Options.fail "--onnx must name the file to write"
         let options =
             { Precision = (if args.Contains ExportArgs.Float64 then OnnxPrecision.Float64 else OnnxPrecision.Float32)
-              Probabilities = args.Contains ExportArgs.Softmax }
+              Probabilities = args.Contains ExportArgs.Softmax
+              SequenceLengths = args.Contains ExportArgs.Lengths }
         // Before reading anything: the output is never the checkpoint itself, a directory or a device.
         OutputFile.check onnx [ model ] |> ignore
         let checkpoint = Checkpoint.load model
@@ -30,6 +31,7 @@ module ExportCommand =
             match spec.Input with
             | InputEncoding.Features f -> sprintf "%s (batch, time, %d)" (Onnx.inputName spec) f
             | _ -> sprintf "%s (batch, time) int64" (Onnx.inputName spec)
+        let input = if options.SequenceLengths then sprintf "%s and %s (batch) int64" input Onnx.lengthsName else input
         let output =
             match spec.Head with
             | HeadKind.PerStep -> sprintf "%s (batch, time, %d)" (Onnx.outputName options) spec.Outputs

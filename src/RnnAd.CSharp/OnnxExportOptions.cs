@@ -29,6 +29,14 @@ public sealed record OnnxExportOptions
     /// </summary>
     public bool Probabilities { get; init; }
 
+    /// <summary>
+    /// Add the input <c>lengths</c> (int64, one per sequence): how many steps of each sequence are real, the rest being
+    /// padding at the end. Per-sequence outputs, and per-step outputs at real steps, are then those of the model on a
+    /// batch padded at the end (<see cref="SequenceBatch.FromTokens(IReadOnlyList{IReadOnlyList{int}})"/> with sequences of several
+    /// lengths); outputs at padded steps mean nothing. Without it every step of every sequence is read.
+    /// </summary>
+    public bool SequenceLengths { get; init; }
+
     internal RnnAd.FSharp.OnnxExportOptions ToCore() =>
         new(Precision switch
             {
@@ -36,5 +44,6 @@ public sealed record OnnxExportOptions
                 OnnxPrecision.Float64 => RnnAd.FSharp.OnnxPrecision.Float64,
                 _ => throw new ArgumentException($"Unknown precision {Precision}.", nameof(Precision)),
             },
-            Probabilities);
+            Probabilities,
+            SequenceLengths);
 }

@@ -71,8 +71,8 @@ public sealed class RecurrentModel
     /// Writes the model as an ONNX file (operator set 17) that ONNX Runtime and other engines run: input <c>tokens</c>
     /// (int64 ids, batch × time) or <c>features</c> (batch × time × size), output <c>outputs</c> or
     /// <c>probabilities</c> (batch × time × width per step, batch × width per sequence), batch and time of any size.
-    /// Every step of every sequence is read: the graph has no padding mask. Atomic: a failure leaves any existing
-    /// file intact.
+    /// Sequences padded at the end need <see cref="OnnxExportOptions.SequenceLengths"/>. Atomic: a failure leaves any
+    /// existing file intact.
     /// </summary>
     /// <exception cref="ArgumentException">ONNX cannot express the model (a custom cell), the options ask for
     /// probabilities of a regression model, or a weight is not finite (or beyond float32's range in float32); the

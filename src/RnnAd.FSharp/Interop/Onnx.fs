@@ -22,10 +22,15 @@ type OnnxExportOptions =
       Precision: OnnxPrecision
       /// Output probabilities instead of the head's raw outputs: the softmax of the class scores for a
       /// cross-entropy model, the logistic function of each output for a binary cross-entropy (multi-label) one.
-      Probabilities: bool }
+      Probabilities: bool
+      /// Add the input `lengths` (int64, batch): how many steps of each sequence are real, the rest being
+      /// padding at the end, as a mask of 1s then 0s says in RnnAd. Per-sequence outputs, and per-step outputs
+      /// at real steps, are then RnnAd's for that mask; outputs at padded steps mean nothing. Without it every
+      /// step of every sequence is read.
+      SequenceLengths: bool }
 
-    /// float32, raw outputs.
-    static member Default = { Precision = OnnxPrecision.Float32; Probabilities = false }
+    /// float32, raw outputs, no lengths.
+    static member Default = { Precision = OnnxPrecision.Float32; Probabilities = false; SequenceLengths = false }
 
 /// Export of sequence models to ONNX, the open format of neural networks that ONNX Runtime and other engines
 /// run. The graph uses the operator set `Onnx.opset` of the default domain: the input encoding (`Gather` from
@@ -34,8 +39,8 @@ type OnnxExportOptions =
 /// MLP) for the head, and optionally `Softmax` or `Sigmoid`. Inputs are batch-first, as RnnAd's: token ids
 /// `tokens` int64 (batch, time), or `features` (batch, time, size); the output `outputs` (or `probabilities`)
 /// is (batch, time, outputs) for a per-step head and (batch, outputs) for a per-sequence one. Batch and time
-/// are symbolic dimensions, so one file runs any batch of any length. Every step of every sequence counts: the
-/// graph has no padding mask.
+/// are symbolic dimensions, so one file runs any batch of any length. Padding at the end of sequences is
+/// expressed by an optional input `lengths` (ONNX's `sequence_lens`); other padding patterns are not.
 [<RequireQualifiedAccess>]
 module Onnx =
 
@@ -53,6 +58,10 @@ module Onnx =
         | InputEncoding.Features _ -> "features"
         | InputEncoding.OneHot _
         | InputEncoding.Embedding _ -> "tokens"
+
+    /// The name of the optional input of sequence lengths (`OnnxExportOptions.SequenceLengths`).
+    [<Literal>]
+    let lengthsName = "lengths"
 
     /// The name of the graph's output: `probabilities` when the options ask for them, else `outputs`.
     let outputName (options: OnnxExportOptions) : string = if options.Probabilities then "probabilities" else "outputs"
@@ -251,7 +260,7 @@ module Onnx =
     /// directions) for a per-step head, or its final states, forward ‖ backward, (batch, hidden · directions)
     /// for a per-sequence one (the backward direction's final state is the one after reading step 0, as
     /// RnnAd's).
-    let private operatorStack (b: GraphBuilder) (spec: ModelSpec) (kind: CellKind) (ps: NamedTensors) (x: string) : string =
+    let private operatorStack (b: GraphBuilder) (spec: ModelSpec) (kind: CellKind) (ps: NamedTensors) (lengths: bool) (x: string) : string =
         let directions = if spec.Bidirectional then 2 else 1
         let opType, extra =
             match kind with
@@ -266,10 +275,13 @@ module Onnx =
             :: extra
         // (a, b, directions, hidden) → (a, b, directions · hidden); made only when a layer's outputs are read.
         let joined = lazy (b.Int64s("shape.join_directions", [ 3 ], [| 0L; 0L; -1L |]))
+        // ONNX's sequence_lens is int32; it ends each sequence's forward pass early and starts its backward
+        // pass at its last real step, as RnnAd's carried state over end padding does.
+        let sequenceLens = if lengths then [ b.Op("Cast", [ lengthsName ], [ OnnxAttribute.Int("to", int64 OnnxProto.Int32) ]) ] else []
         let rec layers (layer: int) (input: string) =
             let w, r, bias = layerWeights b spec kind ps layer
             // Y (time, directions, batch, hidden) and Y_h (directions, batch, hidden).
-            let outputs = b.Node(opType, [ input; w; r; bias ], attributes, 2)
+            let outputs = b.Node(opType, [ input; w; r; bias ] @ sequenceLens, attributes, 2)
             match layer = spec.Layers - 1, spec.Head with
             | false, _ ->
                 // Time-major again for the next layer: (time, batch, directions · hidden), forward ‖ backward.
@@ -284,10 +296,13 @@ module Onnx =
     /// outputs h' (and c') and h' again as the step's output. The equations are RnnAd's (Rnn.fs, Lstm.fs,
     /// Gru.fs) in PyTorch's gate order, with the weights read from the outer graph: x · W_ihᵀ + b_ih and
     /// h · W_hhᵀ + b_hh, then the gates.
-    let private stepGraph (s: GraphBuilder) (kind: CellKind) (inputSize: int) (hidden: int) (wt: string, rt: string, bih: string, bhh: string) (one: string) : OnnxGraph =
+    let private stepGraph
+        (s: GraphBuilder) (kind: CellKind) (inputSize: int) (hidden: int) (wt: string, rt: string, bih: string, bhh: string) (one: string) (unsqueezeAxes: string option)
+        : OnnxGraph =
         let slots = if kind = CellKind.Lstm then [ "h"; "c" ] else [ "h" ]
         let state = slots |> List.map s.Name
         let x = s.Name "x"
+        let keep = s.Name "keep"
         let gx = s.Op("Add", [ s.Op("MatMul", [ x; wt ]); bih ])
         let gh = s.Op("Add", [ s.Op("MatMul", [ state.[0]; rt ]); bhh ])
         let next =
@@ -307,20 +322,28 @@ module Onnx =
                 let n = s.Op("Tanh", [ s.Op("Add", [ xs.[2]; s.Op("Mul", [ r; hs.[2] ]) ]) ])
                 // (1 − z) ⊙ n + z ⊙ h, grouped as RnnAd computes it.
                 [ s.Op("Add", [ s.Op("Mul", [ s.Op("Sub", [ one; z ]); n ]); s.Op("Mul", [ z; state.[0] ]) ]) ]
+        // At a padded step (keep false) every slot carries the old state over, as RnnAd's masks do.
+        let next =
+            match unsqueezeAxes with
+            | Some axes ->
+                let column = s.Op("Unsqueeze", [ keep; axes ])
+                List.map2 (fun n old -> s.Op("Where", [ column; n; old ])) next state
+            | None -> next
         let outputs = (slots |> List.map (fun slot -> s.Name(slot + "_next"))) @ [ s.Name "y" ]
         List.iter2 (fun value name -> s.Rename(value, name)) (next @ [ next.[0] ]) outputs
         let value name width = { Name = name; DataType = s.DataType; Shape = [| OnnxDim.Symbolic "batch"; OnnxDim.Fixed(int64 width) |] }
+        let mask = if unsqueezeAxes.IsSome then [ { Name = keep; DataType = OnnxProto.Bool; Shape = [| OnnxDim.Symbolic "batch" |] } ] else []
         { Name = s.Name "step"
           Doc = ""
           Nodes = s.Nodes
           Initializers = []
-          Inputs = (state |> List.map (fun n -> value n hidden)) @ [ value x inputSize ]
+          Inputs = (state |> List.map (fun n -> value n hidden)) @ [ value x inputSize ] @ mask
           Outputs = outputs |> List.map (fun n -> value n hidden) }
 
     /// The recurrent stack as ONNX `Scan` loops over batch-first inputs, one per layer and direction, each
     /// running the cell's step written with elementary operators (`stepGraph`); the backward direction scans
     /// in reverse and writes its outputs back in time order. Returns what the head reads, as `operatorStack`.
-    let private scanStack (b: GraphBuilder) (spec: ModelSpec) (kind: CellKind) (ps: NamedTensors) (x: string) : string =
+    let private scanStack (b: GraphBuilder) (spec: ModelSpec) (kind: CellKind) (ps: NamedTensors) (lengths: bool) (x: string) : string =
         let r = SequenceModel.recurrentSpec spec
         let h = spec.HiddenSize
         let rows = Checked.(*) kind.Gates h
@@ -331,6 +354,14 @@ module Onnx =
         let zero = { Name = ""; DataType = b.DataType; Dims = [| 1L |]; Raw = encode b.Precision [| 0.0 |] }
         let zeros = b.Op("ConstantOfShape", [ stateShape ], [ OnnxAttribute.Tensor("value", zero) ])
         let one = if kind = CellKind.Gru then b.Weights("gru.one", [], [| 1.0 |]) else ""
+        // With lengths, a second scanned input: keep (batch, time), true at the real steps (t < length).
+        let mask =
+            if not lengths then None
+            else
+                let time = b.Op("Gather", [ b.Op("Shape", [ inputName spec ]); b.Int64s("index.time", [], [| 1L |]) ], [ axis 0 ])
+                let steps = b.Op("Range", [ b.Int64s("range.start", [], [| 0L |]); time; b.Int64s("range.delta", [], [| 1L |]) ])
+                let axes = b.Int64s("axes.1", [ 1 ], [| 1L |])
+                Some(b.Op("Less", [ steps; b.Op("Unsqueeze", [ lengthsName; axes ]) ]), axes)
         let run (layer: int) (direction: int) (input: string) : string[] =
             let inputSize = Recurrent.layerInputSize r layer
             let name p = sprintf "rnn.%s%s" p (Recurrent.suffix layer direction)
@@ -340,15 +371,15 @@ module Onnx =
                 b.Weights(name "weight_hh" + "_transposed", [ h; rows ], transpose rows h (read "weight_hh")),
                 b.Weights(name "bias_ih", [ rows ], read "bias_ih"),
                 b.Weights(name "bias_hh", [ rows ], read "bias_hh")
-            let body = stepGraph (b.Subgraph(name "step" + "/")) kind inputSize h weights one
-            let reverse = [ direction ]
-            b.Node("Scan", List.replicate slots zeros @ [ input ],
+            let body = stepGraph (b.Subgraph(name "step" + "/")) kind inputSize h weights one (Option.map snd mask)
+            let scanned = input :: (mask |> Option.map fst |> Option.toList)
+            b.Node("Scan", List.replicate slots zeros @ scanned,
                    [ OnnxAttribute.Graph("body", body)
-                     OnnxAttribute.Int("num_scan_inputs", 1L)
-                     ints "scan_input_axes" [ 1 ]
+                     OnnxAttribute.Int("num_scan_inputs", int64 scanned.Length)
+                     ints "scan_input_axes" (List.replicate scanned.Length 1)
                      ints "scan_output_axes" [ 1 ]
-                     ints "scan_input_directions" reverse
-                     ints "scan_output_directions" reverse ], slots + 1)
+                     ints "scan_input_directions" (List.replicate scanned.Length direction)
+                     ints "scan_output_directions" [ direction ] ], slots + 1)
         let rec layers (layer: int) (input: string) =
             let runs = Array.init r.Directions (fun d -> run layer d input)
             let join (index: int) (along: int) =
@@ -411,8 +442,8 @@ module Onnx =
         let b = GraphBuilder(constants, "")
         let features =
             match options.Precision with
-            | OnnxPrecision.Float32 -> operatorStack b spec kind ps (encodeInput b true spec ps)
-            | OnnxPrecision.Float64 -> scanStack b spec kind ps (encodeInput b false spec ps)
+            | OnnxPrecision.Float32 -> operatorStack b spec kind ps options.SequenceLengths (encodeInput b true spec ps)
+            | OnnxPrecision.Float64 -> scanStack b spec kind ps options.SequenceLengths (encodeInput b false spec ps)
         let outputs = head b spec ps features
         let final =
             match spec.Loss, options.Probabilities with
@@ -442,7 +473,7 @@ module Onnx =
                   Doc = doc
                   Nodes = b.Nodes
                   Initializers = constants.Tensors
-                  Inputs = [ input ]
+                  Inputs = input :: (if options.SequenceLengths then [ { Name = lengthsName; DataType = OnnxProto.Int64; Shape = [| batch |] } ] else [])
                   Outputs = [ { Name = outputName options; DataType = b.DataType; Shape = outputShape } ] } }
 
     /// Writes the model as ONNX to a stream (see `toBytes`); nothing is written when the model is refused.

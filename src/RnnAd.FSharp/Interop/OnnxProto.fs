@@ -61,9 +61,17 @@ module internal OnnxProto =
     [<Literal>]
     let Float = 1
 
+    /// `TensorProto.DataType` of int32.
+    [<Literal>]
+    let Int32 = 6
+
     /// `TensorProto.DataType` of int64.
     [<Literal>]
     let Int64 = 7
+
+    /// `TensorProto.DataType` of bool.
+    [<Literal>]
+    let Bool = 9
 
     /// `TensorProto.DataType` of double.
     [<Literal>]

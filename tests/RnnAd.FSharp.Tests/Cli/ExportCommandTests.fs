@@ -18,23 +18,31 @@ let private abcdBatch : SequenceBatch =
 [<Tests>]
 let export =
     testList "Cli/export" [
-        test "a trained checkpoint exports in float32 with softmax and in float64, and runs in ONNX Runtime as RnnAd runs it" {
+        test "a trained checkpoint exports in float32 with softmax, in float64, with lengths, and runs in ONNX Runtime as RnnAd runs it" {
             TempFolder.run (fun folder ->
                 let trained, model = CliSupport.trainAbcd folder [ "--epochs"; "1" ]
                 CliSupport.expectSuccess trained "train"
                 let checkpoint = Checkpoint.load model
+                // With --lengths, sequences of 6, 2 and 4 real steps; outputs compared at the real steps.
+                let padded = { abcdBatch with Mask = Some(Array.init 18 (fun i -> if i % 6 < [| 6; 2; 4 |].[i / 6] then 1.0 else 0.0)) }
                 for flags, precision, probabilities, tolerance, floor in
                     [ [ "--softmax" ], OnnxPrecision.Float32, true, OnnxExportTests.float32Tolerance, OnnxExportTests.float32Floor
-                      [ "--float64" ], OnnxPrecision.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor ] do
+                      [ "--float64" ], OnnxPrecision.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor
+                      [ "--lengths"; "--float64" ], OnnxPrecision.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor ] do
+                    let lengths = List.contains "--lengths" flags
+                    let batch = if lengths then padded else abcdBatch
                     let onnx = Path.Combine(folder, "model.onnx")
                     let run = rnnad ([ "export"; "--model"; model; "--onnx"; onnx ] @ flags)
                     CliSupport.expectSuccess run "export"
                     let output = if probabilities then "probabilities" else "outputs"
-                    Expect.stringContains run.Out (sprintf "input tokens (batch, time) int64, output %s (batch, time, 4)" output) "the line says what the graph reads and gives"
+                    let input = if lengths then "tokens (batch, time) int64 and lengths (batch) int64" else "tokens (batch, time) int64"
+                    Expect.stringContains run.Out (sprintf "input %s, output %s (batch, time, 4)" input output) "the line says what the graph reads and gives"
                     use session = new InferenceSession(onnx)
                     let c : OnnxExportTests.Configuration = { Name = "abcd"; Spec = checkpoint.Spec; Probabilities = probabilities }
-                    let got, _ = OnnxExportTests.runOnnx session checkpoint.Spec precision abcdBatch
-                    let r, at = OnnxExportTests.worst floor (OnnxExportTests.expected c checkpoint.Parameters abcdBatch) got
+                    let got, _ = OnnxExportTests.runOnnxWith lengths session checkpoint.Spec precision batch
+                    let real = Array.init got.Length (fun i -> (defaultArg batch.Mask (Array.create 18 1.0)).[i / 4] = 1.0)
+                    let pick (values: float[]) = Array.zip values real |> Array.filter snd |> Array.map fst
+                    let r, at = OnnxExportTests.worst floor (pick (OnnxExportTests.expected c checkpoint.Parameters batch)) (pick got)
                     if not (r <= tolerance) then failtestf "%A %A: entry %d differs by %.3g relative" flags precision at r)
         }
 

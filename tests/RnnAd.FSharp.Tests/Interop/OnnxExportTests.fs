@@ -90,22 +90,36 @@ let expected (c: Configuration) (ps: NamedTensors) (batch: SequenceBatch) : floa
     | Loss.BinaryCrossEntropy, true -> outputs |> Array.map (fun z -> 1.0 / (1.0 + exp -z))
     | _ -> outputs
 
-/// Runs an exported graph on a batch in ONNX Runtime; returns the output's values (as float64) and shape.
-let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
+/// The real steps of each sequence of a batch whose mask holds 1s then 0s (all of them without a mask).
+let private lengthsOf (batch: SequenceBatch) : int64[] =
+    Array.init batch.Batch (fun b ->
+        match batch.Mask with
+        | Some m -> m.[b * batch.Time .. (b + 1) * batch.Time - 1] |> Array.sum |> int64
+        | None -> int64 batch.Time)
+
+/// Runs an exported graph on a batch in ONNX Runtime (with its lengths if `lengths`); returns the output's
+/// values (as float64) and shape.
+let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
     use input =
         match batch.Input, precision with
         | SequenceInput.Tokens ids, _ -> OrtValue.CreateTensorValueFromMemory(Array.map int64 ids, [| int64 batch.Batch; int64 batch.Time |])
         | SequenceInput.Features x, OnnxPrecision.Float32 -> OrtValue.CreateTensorValueFromMemory(x.ToArray() |> Array.map float32, Array.map int64 x.Shape)
         | SequenceInput.Features x, OnnxPrecision.Float64 -> OrtValue.CreateTensorValueFromMemory(x.ToArray(), Array.map int64 x.Shape)
+    use lengthsValue = OrtValue.CreateTensorValueFromMemory(lengthsOf batch, [| int64 batch.Batch |])
     use options = new Microsoft.ML.OnnxRuntime.RunOptions()
     let outputName = session.OutputNames.[0]
-    use results = session.Run(options, [| Onnx.inputName spec |], [| input |], [| outputName |])
+    let names, values = if lengths then [| Onnx.inputName spec; Onnx.lengthsName |], [| input; lengthsValue |] else [| Onnx.inputName spec |], [| input |]
+    use results = session.Run(options, names, values, [| outputName |])
     let output = results.[0]
     let values =
         match precision with
         | OnnxPrecision.Float32 -> output.GetTensorDataAsSpan<float32>().ToArray() |> Array.map float
         | OnnxPrecision.Float64 -> output.GetTensorDataAsSpan<float>().ToArray()
     values, output.GetTensorTypeAndShape().Shape
+
+/// Runs an exported graph without lengths.
+let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
+    runOnnxWith false session spec precision batch
 
 /// |a − b| / max(|a|, |b|, floor) over all entries: the worst, and where.
 let worst (floor: float) (expected: float[]) (actual: float[]) : float * int =
@@ -116,7 +130,7 @@ let worst (floor: float) (expected: float[]) (actual: float[]) : float * int =
 /// relative difference (with `floor`) over all of them; fails above `tolerance`.
 let private agreement (precision: OnnxPrecision) (tolerance: float) (floor: float) (index: int) (c: Configuration) : float =
     let ps = SequenceModel.init c.Spec (100 + index)
-    let bytes = Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities }
+    let bytes = Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities; SequenceLengths = false }
     use session = new InferenceSession(bytes)
     shapes |> List.map (fun (b, t) ->
         let batch = batchFor c.Spec (1000 * index + 10 * b + t) b t
@@ -150,6 +164,32 @@ let agreementTests =
         for index, c in List.indexed configurations do
             test (sprintf "float32: %s" c.Name) { agreement OnnxPrecision.Float32 float32Tolerance float32Floor index c |> ignore }
             test (sprintf "float64: %s" c.Name) { agreement OnnxPrecision.Float64 float64Tolerance float64Floor index c |> ignore }
+    ]
+
+/// Lengths with end padding: the whole sequence, one step, and in between; per-sequence outputs are compared
+/// whole, per-step ones at the real steps (those at padded steps mean nothing).
+let private paddedAgreement (precision: OnnxPrecision) (tolerance: float) (floor: float) (index: int) (c: Configuration) : unit =
+    let ps = SequenceModel.init c.Spec (200 + index)
+    use session = new InferenceSession(Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities; SequenceLengths = true })
+    let lengths = [| 9; 1; 5; 3 |]
+    let batch = { batchFor c.Spec (300 + index) lengths.Length 9 with Mask = Some(Array.init 36 (fun i -> if i % 9 < lengths.[i / 9] then 1.0 else 0.0)) }
+    let want = expected c ps batch
+    let got, _ = runOnnxWith true session c.Spec precision batch
+    let real =
+        match c.Spec.Head with
+        | HeadKind.LastStep -> Array.create want.Length true
+        | HeadKind.PerStep -> Array.init want.Length (fun i -> batch.Mask.Value.[i / c.Spec.Outputs] = 1.0)
+    let pick (values: float[]) = Array.zip values real |> Array.filter snd |> Array.map fst
+    let r, at = worst floor (pick want) (pick got)
+    if not (r <= tolerance) then
+        failtestf "%s (%A) with lengths %A: real entry %d differs by %.3g relative (tolerance %g)" c.Name precision lengths at r tolerance
+
+[<Tests>]
+let lengthsTests =
+    testList "Interop/ONNX export with sequence lengths agrees with RnnAd's end-padding masks" [
+        for index, c in List.indexed configurations do
+            test (sprintf "float32: %s" c.Name) { paddedAgreement OnnxPrecision.Float32 float32Tolerance float32Floor index c }
+            test (sprintf "float64: %s" c.Name) { paddedAgreement OnnxPrecision.Float64 float64Tolerance float64Floor index c }
     ]
 
 /// A small model of a cell: 3 features, hidden 4, 1 layer, per step, linear head.
@@ -244,6 +284,10 @@ let fileTests =
             Expect.equal session.InputMetadata.["features"].Dimensions [| -1; -1; 3 |] "(batch, time, features)"
             Expect.equal session.InputMetadata.["features"].ElementType typeof<float> "float64 features"
             Expect.equal session.OutputMetadata.["outputs"].Dimensions [| -1; 2 |] "(batch, outputs) per sequence"
+            use session = new InferenceSession(Onnx.toBytes features (SequenceModel.init features 3) { OnnxExportOptions.Default with SequenceLengths = true })
+            Expect.equal (List.ofSeq session.InputMetadata.Keys) [ "features"; "lengths" ] "the lengths follow the features"
+            Expect.equal session.InputMetadata.["lengths"].ElementType typeof<int64> "int64 lengths"
+            Expect.equal session.InputMetadata.["lengths"].SymbolicDimensions [| "batch" |] "one per sequence"
         }
 
         test "a file is written atomically with the bytes of toBytes, the same for the same model; a refused model writes nothing" {
