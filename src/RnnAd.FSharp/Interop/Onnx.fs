@@ -13,7 +13,8 @@ open RnnAd.FSharp.Interop
 type OnnxPrecision =
     /// float32 (ONNX `tensor(float)`): weights rounded to the nearest float32.
     | Float32
-    /// float64 (ONNX `tensor(double)`): weights exactly as RnnAd holds them.
+    /// float64 (ONNX `tensor(double)`): weights exactly as RnnAd holds them; the recurrent layers are `Scan`
+    /// loops over the cell's step, since ONNX Runtime has no double kernels for ONNX's RNN, LSTM and GRU.
     | Float64
 
 /// How `Onnx.export` writes a model.
@@ -34,9 +35,10 @@ type OnnxExportOptions =
 
 /// Export of sequence models to ONNX, the open format of neural networks that ONNX Runtime and other engines
 /// run. The graph uses the operator set `Onnx.opset` of the default domain: the input encoding (`Gather` from
-/// the embedding table, or `OneHot`), ONNX's own `RNN`, `LSTM` and `GRU` operators for the recurrent stack
-/// (one node per layer, both directions in one node), `MatMul` and `Add` (and `Relu` between the layers of an
-/// MLP) for the head, and optionally `Softmax` or `Sigmoid`. Inputs are batch-first, as RnnAd's: token ids
+/// the embedding table, or `OneHot`), the recurrent stack (in float32 ONNX's own `RNN`, `LSTM` and `GRU`
+/// operators, one node per layer with both directions in it; in float64 `Scan` loops over the cell's step, as
+/// ONNX Runtime has no double kernels for those operators), `MatMul` and `Add` (and `Relu` between the layers
+/// of an MLP) for the head, and optionally `Softmax` or `Sigmoid`. Inputs are batch-first, as RnnAd's: token ids
 /// `tokens` int64 (batch, time), or `features` (batch, time, size); the output `outputs` (or `probabilities`)
 /// is (batch, time, outputs) for a per-step head and (batch, outputs) for a per-sequence one. Batch and time
 /// are symbolic dimensions, so one file runs any batch of any length. Padding at the end of sequences is
@@ -417,9 +419,10 @@ module Onnx =
             | Loss.BinaryCrossEntropy, true -> "label probabilities (logistic)"
             | (Loss.CrossEntropy _ | Loss.BinaryCrossEntropy), false -> "class scores (logits)"
             | _ -> "values"
-        sprintf "RnnAd %s, %d layer%s of %d%s; %s; %s, %d %s %s; %s"
+        sprintf "RnnAd %s, %d layer%s of %d%s; %s%s; %s, %d %s %s; %s"
             kind.Name spec.Layers (if spec.Layers = 1 then "" else "s") spec.HiddenSize (if spec.Bidirectional then ", bidirectional" else "")
-            input head spec.Outputs what where (match options.Precision with OnnxPrecision.Float32 -> "float32" | OnnxPrecision.Float64 -> "float64")
+            input (if options.SequenceLengths then ", sequence lengths for end padding" else "") head spec.Outputs what where
+            (match options.Precision with OnnxPrecision.Float32 -> "float32" | OnnxPrecision.Float64 -> "float64")
 
     /// The library's version without the commit Source Link appends.
     let private version () =
@@ -467,7 +470,6 @@ module Onnx =
               ProducerName = "RnnAd"
               ProducerVersion = version ()
               Doc = doc
-              Metadata = []
               Graph =
                 { Name = "rnnad"
                   Doc = doc

@@ -48,12 +48,11 @@ type internal OnnxModel =
       ProducerName: string
       ProducerVersion: string
       Doc: string
-      Metadata: (string * string) list
       Graph: OnnxGraph }
 
 /// ONNX's messages in protobuf's wire format. The field numbers are those of the ONNX specification's
 /// onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto,
-/// TensorShapeProto, OperatorSetIdProto, StringStringEntryProto).
+/// TensorShapeProto, OperatorSetIdProto).
 [<RequireQualifiedAccess>]
 module internal OnnxProto =
 
@@ -103,35 +102,20 @@ module internal OnnxProto =
                             | OnnxDim.Fixed n -> dim.Int64(1, n)
                             | OnnxDim.Symbolic name -> dim.String(2, name)))))
 
-    /// AttributeProto: name 1, i 3, s 4, t 5, g 6, ints 8, strings 9, type 20.
+    /// AttributeProto: name 1, then the value in the field of its type (i 3, s 4, t 5, g 6, ints 8, strings 9),
+    /// then type 20.
     let rec private writeAttribute (a: OnnxAttribute) (w: ProtoWriter) =
-        match a with
-        | OnnxAttribute.Int (name, value) ->
-            w.String(1, name)
-            w.Int64(3, value)
-            w.Int64(20, attributeInt)
-        | OnnxAttribute.Ints (name, values) ->
-            w.String(1, name)
-            for v in values do
-                w.Int64(8, v)
-            w.Int64(20, attributeInts)
-        | OnnxAttribute.String (name, value) ->
-            w.String(1, name)
-            w.String(4, value)
-            w.Int64(20, attributeString)
-        | OnnxAttribute.Strings (name, values) ->
-            w.String(1, name)
-            for v in values do
-                w.String(9, v)
-            w.Int64(20, attributeStrings)
-        | OnnxAttribute.Tensor (name, value) ->
-            w.String(1, name)
-            w.Message(5, writeTensor value)
-            w.Int64(20, attributeTensor)
-        | OnnxAttribute.Graph (name, value) ->
-            w.String(1, name)
-            w.Message(6, writeGraph value)
-            w.Int64(20, attributeGraph)
+        let name, attributeType, writeValue =
+            match a with
+            | OnnxAttribute.Int (name, value) -> name, attributeInt, fun () -> w.Int64(3, value)
+            | OnnxAttribute.Ints (name, values) -> name, attributeInts, fun () -> Array.iter (fun v -> w.Int64(8, v)) values
+            | OnnxAttribute.String (name, value) -> name, attributeString, fun () -> w.String(4, value)
+            | OnnxAttribute.Strings (name, values) -> name, attributeStrings, fun () -> Array.iter (fun v -> w.String(9, v)) values
+            | OnnxAttribute.Tensor (name, value) -> name, attributeTensor, fun () -> w.Message(5, writeTensor value)
+            | OnnxAttribute.Graph (name, value) -> name, attributeGraph, fun () -> w.Message(6, writeGraph value)
+        w.String(1, name)
+        writeValue ()
+        w.Int64(20, attributeType)
 
     /// NodeProto: input 1, output 2, name 3, op_type 4, attribute 5.
     and private writeNode (n: OnnxNode) (w: ProtoWriter) =
@@ -158,8 +142,7 @@ module internal OnnxProto =
             w.Message(12, writeValue v)
 
     /// The model's bytes. ModelProto: ir_version 1, producer_name 2, producer_version 3, doc_string 6,
-    /// graph 7, opset_import 8, metadata_props 14. OperatorSetIdProto: domain 1 (empty: the default
-    /// ai.onnx domain), version 2. StringStringEntryProto: key 1, value 2.
+    /// graph 7, opset_import 8. OperatorSetIdProto: domain 1 (empty: the default ai.onnx domain), version 2.
     let write (m: OnnxModel) : byte[] =
         use w = new ProtoWriter()
         w.Int64(1, m.IrVersion)
@@ -170,8 +153,4 @@ module internal OnnxProto =
         w.Message(8, fun opset ->
             opset.String(1, "")
             opset.Int64(2, m.Opset))
-        for key, value in m.Metadata do
-            w.Message(14, fun entry ->
-                entry.String(1, key)
-                entry.String(2, value))
         w.Written.ToArray()
