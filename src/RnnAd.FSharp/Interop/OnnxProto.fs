@@ -56,7 +56,7 @@ type internal OnnxModel =
 [<RequireQualifiedAccess>]
 module internal OnnxProto =
 
-    /// `TensorProto.DataType` codes.
+    /// `TensorProto.DataType` of float (float32).
     [<Literal>]
     let Float = 1
 

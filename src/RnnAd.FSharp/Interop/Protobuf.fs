@@ -46,8 +46,5 @@ type internal ProtoWriter() =
     /// What has been written so far.
     member _.Written: ReadOnlySpan<byte> = ReadOnlySpan(stream.GetBuffer(), 0, int stream.Length)
 
-    /// How many bytes have been written so far.
-    member _.Length: int64 = stream.Length
-
     interface IDisposable with
         member _.Dispose() = stream.Dispose()

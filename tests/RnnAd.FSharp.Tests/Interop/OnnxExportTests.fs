@@ -126,13 +126,13 @@ let worst (floor: float) (expected: float[]) (actual: float[]) : float * int =
     Array.map2 (fun e a -> abs (e - a) / max floor (max (abs e) (abs a))) expected actual
     |> Array.indexed |> Array.maxBy (fun (_, r) -> if Double.IsNaN r then infinity else r) |> fun (i, r) -> r, i
 
-/// Exports a configuration, runs it in ONNX Runtime on every shape and compares with RnnAd: returns the worst
-/// relative difference (with `floor`) over all of them; fails above `tolerance`.
-let private agreement (precision: OnnxPrecision) (tolerance: float) (floor: float) (index: int) (c: Configuration) : float =
+/// Exports a configuration, runs it in ONNX Runtime on every shape and compares with RnnAd: fails when an
+/// entry's relative difference (with `floor`) exceeds `tolerance`.
+let private agreement (precision: OnnxPrecision) (tolerance: float) (floor: float) (index: int) (c: Configuration) : unit =
     let ps = SequenceModel.init c.Spec (100 + index)
     let bytes = Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities; SequenceLengths = false }
     use session = new InferenceSession(bytes)
-    shapes |> List.map (fun (b, t) ->
+    for b, t in shapes do
         let batch = batchFor c.Spec (1000 * index + 10 * b + t) b t
         let want = expected c ps batch
         let got, shape = runOnnx session c.Spec precision batch
@@ -141,7 +141,6 @@ let private agreement (precision: OnnxPrecision) (tolerance: float) (floor: floa
         if not (r <= tolerance) then
             failtestf "%s (%A), batch %d time %d: entry %d is %.9g in ONNX Runtime, %.9g in RnnAd (relative difference %.3g > %g)"
                 c.Name precision b t at got.[at] want.[at] r tolerance
-        r) |> List.max
 
 /// float32: 1e-5 relative, with a floor of 0.1 (entries below 0.1 in magnitude are held to 1e-6 absolute).
 /// The graph computes in float32 (ONNX Runtime's kernels) what RnnAd computes in float64, from weights
@@ -162,8 +161,8 @@ let float64Tolerance, float64Floor = 1e-12, 1e-12
 let agreementTests =
     testList "Interop/ONNX export agrees with RnnAd in ONNX Runtime" [
         for index, c in List.indexed configurations do
-            test (sprintf "float32: %s" c.Name) { agreement OnnxPrecision.Float32 float32Tolerance float32Floor index c |> ignore }
-            test (sprintf "float64: %s" c.Name) { agreement OnnxPrecision.Float64 float64Tolerance float64Floor index c |> ignore }
+            test (sprintf "float32: %s" c.Name) { agreement OnnxPrecision.Float32 float32Tolerance float32Floor index c }
+            test (sprintf "float64: %s" c.Name) { agreement OnnxPrecision.Float64 float64Tolerance float64Floor index c }
     ]
 
 /// Lengths with end padding: the whole sequence, one step, and in between; per-sequence outputs are compared
@@ -257,6 +256,25 @@ let refusalTests =
             let ps = SequenceModel.init spec 1
             let missing = NamedTensors(ps.Entries |> Array.filter (fun (n, _) -> n <> "fc.bias"))
             Check.throwsWith [ "fc.bias" ] (fun () -> Onnx.toBytes spec missing OnnxExportOptions.Default)
+        }
+    ]
+
+[<Tests>]
+let protobufTests =
+    testList "Interop/protobuf wire format" [
+        test "the encodings of the Protocol Buffers encoding guide's examples" {
+            let bytes (write: RnnAd.FSharp.Interop.ProtoWriter -> unit) =
+                use w = new RnnAd.FSharp.Interop.ProtoWriter()
+                write w
+                w.Written.ToArray()
+            // Field 1 = 150: key 0x08 (field 1, varint), then 150 as the varint 0x96 0x01.
+            Expect.equal (bytes (fun w -> w.Int64(1, 150L))) [| 0x08uy; 0x96uy; 0x01uy |] "a varint field"
+            // Field 2 = "testing": key 0x12 (field 2, length-delimited), length 7, the UTF-8 bytes.
+            Expect.equal (bytes (fun w -> w.String(2, "testing"))) (Array.append [| 0x12uy; 0x07uy |] "testing"B) "a string field"
+            // Field 3 = a message holding field 1 = 150: key 0x1a, length 3, the message's bytes.
+            Expect.equal (bytes (fun w -> w.Message(3, fun m -> m.Int64(1, 150L)))) [| 0x1auy; 0x03uy; 0x08uy; 0x96uy; 0x01uy |] "a nested message"
+            // A negative int64 is its two's complement as ten varint bytes.
+            Expect.equal (bytes (fun w -> w.Int64(1, -1L))) (Array.concat [ [| 0x08uy |]; Array.create 9 0xffuy; [| 0x01uy |] ]) "-1"
         }
     ]
 
