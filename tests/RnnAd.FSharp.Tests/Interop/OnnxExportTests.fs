@@ -157,13 +157,23 @@ let float32Tolerance, float32Floor = 1e-5, 0.1
 /// Measured: worst 1.5e-13 (7.0e-15 with lengths).
 let float64Tolerance, float64Floor = 1e-12, 1e-12
 
-[<Tests>]
-let agreementTests =
-    testList "Interop/ONNX export agrees with RnnAd in ONNX Runtime" [
+/// A test of every configuration in each precision, with that precision's tolerance and floor.
+let private everyConfiguration (name: string) (check: OnnxPrecision -> float -> float -> int -> Configuration -> unit) : Test =
+    testList name [
         for index, c in List.indexed configurations do
-            test (sprintf "float32: %s" c.Name) { agreement OnnxPrecision.Float32 float32Tolerance float32Floor index c }
-            test (sprintf "float64: %s" c.Name) { agreement OnnxPrecision.Float64 float64Tolerance float64Floor index c }
+            test (sprintf "float32: %s" c.Name) { check OnnxPrecision.Float32 float32Tolerance float32Floor index c }
+            test (sprintf "float64: %s" c.Name) { check OnnxPrecision.Float64 float64Tolerance float64Floor index c }
     ]
+
+[<Tests>]
+let agreementTests = everyConfiguration "Interop/ONNX export agrees with RnnAd in ONNX Runtime" agreement
+
+/// The entries of outputs that belong to real steps: all of a per-sequence head's, a per-step head's at the
+/// steps the batch's mask keeps (outputs at padded steps mean nothing).
+let atRealSteps (spec: ModelSpec) (batch: SequenceBatch) (values: float[]) : float[] =
+    match spec.Head, batch.Mask with
+    | HeadKind.PerStep, Some mask -> values |> Array.indexed |> Array.filter (fun (i, _) -> mask.[i / spec.Outputs] = 1.0) |> Array.map snd
+    | _ -> values
 
 /// Lengths with end padding: the whole sequence, one step, and in between; per-sequence outputs are compared
 /// whole, per-step ones at the real steps (those at padded steps mean nothing).
@@ -172,24 +182,13 @@ let private paddedAgreement (precision: OnnxPrecision) (tolerance: float) (floor
     use session = new InferenceSession(Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities; SequenceLengths = true })
     let lengths = [| 9; 1; 5; 3 |]
     let batch = { batchFor c.Spec (300 + index) lengths.Length 9 with Mask = Some(Array.init 36 (fun i -> if i % 9 < lengths.[i / 9] then 1.0 else 0.0)) }
-    let want = expected c ps batch
     let got, _ = runOnnxWith true session c.Spec precision batch
-    let real =
-        match c.Spec.Head with
-        | HeadKind.LastStep -> Array.create want.Length true
-        | HeadKind.PerStep -> Array.init want.Length (fun i -> batch.Mask.Value.[i / c.Spec.Outputs] = 1.0)
-    let pick (values: float[]) = Array.zip values real |> Array.filter snd |> Array.map fst
-    let r, at = worst floor (pick want) (pick got)
+    let r, at = worst floor (atRealSteps c.Spec batch (expected c ps batch)) (atRealSteps c.Spec batch got)
     if not (r <= tolerance) then
         failtestf "%s (%A) with lengths %A: real entry %d differs by %.3g relative (tolerance %g)" c.Name precision lengths at r tolerance
 
 [<Tests>]
-let lengthsTests =
-    testList "Interop/ONNX export with sequence lengths agrees with RnnAd's end-padding masks" [
-        for index, c in List.indexed configurations do
-            test (sprintf "float32: %s" c.Name) { paddedAgreement OnnxPrecision.Float32 float32Tolerance float32Floor index c }
-            test (sprintf "float64: %s" c.Name) { paddedAgreement OnnxPrecision.Float64 float64Tolerance float64Floor index c }
-    ]
+let lengthsTests = everyConfiguration "Interop/ONNX export with sequence lengths agrees with RnnAd's end-padding masks" paddedAgreement
 
 /// A small model of a cell: 3 features, hidden 4, 1 layer, per step, linear head.
 let private small (cell: Cell) = model cell (InputEncoding.Features 3) 4 1 false HeadKind.PerStep [] 2 Loss.MeanSquaredError
