@@ -89,6 +89,23 @@ type EvaluateArgs =
             | Window _ -> "characters per sequence, each read from a fresh state (default: the --window the model was trained with, else 32)."
             | Batch_Size _ -> "sequences per batch; changes the speed, not the figures (default 32)."
 
+/// `rnnad export`: a checkpoint as an ONNX file.
+type ExportArgs =
+    | [<Unique; AltCommandLine("-m")>] Model of file: string
+    | [<Mandatory; Unique>] Onnx of file: string
+    | Float64
+    | Softmax
+    | Lengths
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Model _ -> "checkpoint to export (default rnnad-model.safetensors)."
+            | Onnx _ -> "ONNX file to write (opset 17); never the checkpoint itself."
+            | Float64 -> "write float64 weights and values (default float32)."
+            | Softmax -> "output probabilities: the softmax of the class scores (the logistic function of each for a multi-label model)."
+            | Lengths -> "add the input lengths (int64 per sequence) for batches padded at the end."
+
 /// `rnnad gradcheck`: reverse-mode AD against the hand-derived BPTT (and finite differences).
 type GradCheckArgs =
     | [<Unique>] Cell of kind: string
@@ -152,6 +169,7 @@ type RnnadArgs =
     | [<CliPrefix(CliPrefix.None)>] Sample of ParseResults<SampleArgs>
     | [<CliPrefix(CliPrefix.None)>] Evaluate of ParseResults<EvaluateArgs>
     | [<CliPrefix(CliPrefix.None); CustomCommandLine("gradcheck")>] GradCheck of ParseResults<GradCheckArgs>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Seed of ParseResults<SeedArgs>
     | [<CliPrefix(CliPrefix.None)>] Info of ParseResults<InfoArgs>
 
@@ -162,5 +180,6 @@ type RnnadArgs =
             | Sample _ -> "generate text from a checkpoint."
             | Evaluate _ -> "score a checkpoint on a text: loss, perplexity, bits per character, accuracy."
             | GradCheck _ -> "check AD gradients against hand-derived BPTT (and finite differences)."
+            | Export _ -> "write a checkpoint as an ONNX file for ONNX Runtime and other engines."
             | Seed _ -> "run a seed example (000 to 004) and write its pictures."
             | Info _ -> "show the version, the matrix-multiply provider and the machine."

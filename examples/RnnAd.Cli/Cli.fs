@@ -42,9 +42,10 @@ module Cli =
         | Some (RnnadArgs.Sample args) -> SampleCommand.run t cancel args
         | Some (RnnadArgs.Evaluate args) -> EvaluateCommand.run t cancel args
         | Some (RnnadArgs.GradCheck args) -> GradCheckCommand.run t cancel args
+        | Some (RnnadArgs.Export args) -> ExportCommand.run t cancel args
         | Some (RnnadArgs.Seed args) -> SeedCommand.run t cancel args
         | Some (RnnadArgs.Info args) -> InfoCommand.run t cancel args
-        | None -> Options.fail "no command given; expected train, sample, evaluate, gradcheck, seed or info (rnnad --help describes them)"
+        | None -> Options.fail "no command given; expected train, sample, evaluate, gradcheck, export, seed or info (rnnad --help describes them)"
 
     /// Runs a command line; every error becomes one line on the terminal's error writer and an exit code.
     let run (t: Terminal) (cancel: CancellationToken) (argv: string[]) : int =

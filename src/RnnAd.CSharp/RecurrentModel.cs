@@ -91,6 +91,29 @@ public sealed class RecurrentModel
     }
 
     /// <summary>
+    /// Writes the model as an ONNX file (operator set 17) that ONNX Runtime and other engines run: input <c>tokens</c>
+    /// (int64 ids, batch × time) or <c>features</c> (batch × time × size), output <c>outputs</c> or
+    /// <c>probabilities</c> (batch × time × width per step, batch × width per sequence), batch and time of any size.
+    /// Sequences padded at the end need <see cref="OnnxExportOptions.SequenceLengths"/>. Atomic: a failure leaves any
+    /// existing file intact.
+    /// </summary>
+    /// <exception cref="ArgumentException">ONNX cannot express the model (a custom cell), the options ask for
+    /// probabilities of a regression model, or a weight is not finite (or beyond float32's range in float32); the
+    /// message says which.</exception>
+    public void ExportOnnx(string path, OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        Onnx.exportFile(Spec, Parameters, (options ?? new OnnxExportOptions()).ToCore(), path);
+    }
+
+    /// <summary>Writes the model as ONNX to a stream (see <see cref="ExportOnnx(string, OnnxExportOptions?)"/>); nothing is written for a refused model.</summary>
+    public void ExportOnnx(Stream stream, OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Onnx.export(Spec, Parameters, (options ?? new OnnxExportOptions()).ToCore(), stream);
+    }
+
+    /// <summary>
     /// Loads a model saved by <see cref="Save(string)"/>, a training checkpoint, or a PyTorch state dict saved as
     /// safetensors (its model read from the tensors' names and shapes; what they cannot tell goes in
     /// <paramref name="options"/>, and the error says what that is). Every tensor's name, shape and values are

@@ -101,6 +101,40 @@ module OutputFile =
                     | :? IOException
                     | :? UnauthorizedAccessException -> ()
 
+    /// Writes a file atomically: `write` fills a temporary file beside the target (so that the final rename
+    /// stays within one file system, where it is atomic: readers see the old file or the new one, never a
+    /// mixture), which is flushed to disk and then renamed over the target. A failure leaves any existing file
+    /// untouched and removes the temporary one. The target is `path` with a final symbolic link followed
+    /// (`resolve`); it must be a regular file or nothing, else IOException. The temporary file stays open, and
+    /// so locked against other writers' cleanup (`removeOrphans`, run first), until it has replaced the
+    /// target. `beforeCommit` runs on the finished temporary file just before the rename (tests make a write
+    /// fail there). IO errors are raised as IOException whose message starts with `cannot`.
+    let internal writeAtomically (cannot: string) (beforeCommit: string -> unit) (path: string) (write: Stream -> unit) : unit =
+        let target =
+            try resolve path
+            with :? IOException as e -> raise (IOException(sprintf "%s: %s" cannot e.Message, e))
+        let directory = Path.GetDirectoryName target
+        if not (Directory.Exists directory) then
+            raise (DirectoryNotFoundException(sprintf "%s: the directory '%s' does not exist" cannot directory))
+        requireRegularOrMissing cannot target
+        removeOrphans target
+        let temp, stream = createTemporary target
+        try
+            try
+                write (stream :> Stream)
+                // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
+                stream.Flush true
+                beforeCommit temp
+                File.Move(temp, target, true)
+            finally
+                stream.Dispose()
+        with e ->
+            try File.Delete temp with _ -> ()
+            match e with
+            | :? IOException
+            | :? UnauthorizedAccessException -> raise (IOException(sprintf "%s: %s" cannot e.Message, e))
+            | _ -> reraise ()
+
     let private check' (createDirectory: bool) (path: string) (inputs: seq<string>) : string =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "the output path is empty"
         if isNull inputs then nullArg "inputs"

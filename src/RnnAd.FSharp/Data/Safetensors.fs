@@ -362,37 +362,9 @@ module Safetensors =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "the path of a safetensors file must not be empty"
         if isNull tensors then nullArg "tensors"
         checkWritable path metadata tensors
-        let cannot = sprintf "cannot write safetensors file '%s'" path
-        let target =
-            try OutputFile.resolve path
-            with :? IOException as e -> raise (IOException(sprintf "%s: %s" cannot e.Message, e))
-        let directory = Path.GetDirectoryName target
-        if not (Directory.Exists directory) then
-            raise (DirectoryNotFoundException(sprintf "%s: the directory '%s' does not exist" cannot directory))
-        OutputFile.requireRegularOrMissing cannot target
-        OutputFile.removeOrphans target
         let header = headerBytes metadata tensors
-        // The temporary file lives beside the target so that the final rename stays within one file system,
-        // where it is atomic: readers see the old file or the new one, never a mixture. It stays open, and so
-        // locked against other writers' cleanup, until it has replaced the target.
-        let temp, stream = OutputFile.createTemporary target
-        let writeTemp () =
-            writeContent stream header tensors
-            // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
-            stream.Flush true
-        try
-            try
-                writeTemp ()
-                beforeCommit temp
-                File.Move(temp, target, true)
-            finally
-                stream.Dispose()
-        with e ->
-            try File.Delete temp with _ -> ()
-            match e with
-            | :? IOException
-            | :? UnauthorizedAccessException -> raise (IOException(sprintf "%s: %s" cannot e.Message, e))
-            | _ -> reraise ()
+        OutputFile.writeAtomically (sprintf "cannot write safetensors file '%s'" path) beforeCommit path (fun stream ->
+            writeContent stream header tensors)
 
     /// Writes F64 tensors and metadata as a safetensors file, atomically: the data go to a temporary file in
     /// the same directory, are flushed to disk, then renamed over the target, so a failure leaves any existing

@@ -151,7 +151,7 @@ module Trainer =
                             DropoutSeed = (if model.Stochastic then Some(Seed.deriveIndexed (Seed.deriveIndexed options.Seed "dropout" state.StepsDone) "chunk" (int64 c)) else None)
                             Initial = carried
                             DetachEvery = detachEvery }
-                    let weights = Model.positionWeights model chunk
+                    let weights = Model.positionWeights model.Head chunk
                     // The loss function also hands out the chunk's outputs (for the running figures) and its final
                     // states, detached below for the next chunk.
                     let finals = ref [||]

@@ -259,7 +259,7 @@ let readme =
     testList "Cli/readme" [
         test "examples/RnnAd.Cli/README.md shows every command's current --help" {
             let readme = File.ReadAllText(Path.Combine(repositoryRoot (), "examples", "RnnAd.Cli", "README.md")).Replace("\r\n", "\n")
-            for command in [ "train"; "sample"; "evaluate"; "gradcheck"; "seed"; "info" ] do
+            for command in [ "train"; "sample"; "evaluate"; "gradcheck"; "export"; "seed"; "info" ] do
                 let heading = sprintf "### rnnad %s\n\n```\n" command
                 let start = readme.IndexOf(heading, StringComparison.Ordinal)
                 if start < 0 then failtestf "the README has no section '### rnnad %s'" command
