@@ -149,7 +149,7 @@ module TrainCommand =
             try
                 write target state
                 // The target works (again): a rescued copy is older than it.
-                rescued |> Option.iter (fun (path, _) -> try File.Delete path with _ -> ())
+                rescued |> Option.iter (fun (path, _) -> try TrainingCheckpoint.delete path with _ -> ())
                 rescued <- None
             with e when failed e ->
                 let candidates = match rescued with Some (path, _) -> [ path ] | None -> rescuePaths target

@@ -189,8 +189,10 @@ public sealed record TrainerOptions
     public int Seed { get; init; }
 
     /// <summary>
-    /// Where to keep a training checkpoint (model, optimizer state and progress); null for none. Checked before training starts
-    /// (its folder must exist and take a new file), and kept with the run's best epoch beside it as <c>name.best.safetensors</c>.
+    /// Where to keep a training checkpoint (model and progress; the optimizer state goes beside it as
+    /// <c>name.training.&lt;id&gt;.safetensors</c>, so the checkpoint itself loads into PyTorch with <c>strict=True</c>); null for
+    /// none. Checked before training starts (its folder must exist and take a new file), and kept with the run's best epoch
+    /// beside it as <c>name.best.safetensors</c>. Move or copy a checkpoint together with its state file.
     /// </summary>
     public string? CheckpointPath { get; init; }
 

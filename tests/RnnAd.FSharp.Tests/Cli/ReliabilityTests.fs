@@ -168,7 +168,7 @@ let files =
                     let _, state = RnnAd.FSharp.TrainingCheckpoint.load rescued
                     Expect.equal state.Epoch 2 "the rescued checkpoint holds both epochs"
                 finally
-                    File.Delete rescued)
+                    RnnAd.FSharp.TrainingCheckpoint.delete rescued)
         }
         test "--resume refuses a text whose content changed since the run started, naming it" {
             TempFolder.run (fun folder ->

@@ -104,6 +104,59 @@ let tests =
                 Safetensors.write bad (file.Metadata |> Map.add "rnnad.training" """{"epoch":0,"batch":1,"steps_done":1,"optimizer_step":1,"monitor":{"epochs_since_best":0,"best":{"epoch":1,"step":3,"value":0.5}}}""" |> Map.toList) file.Tensors
                 TempFolder.throws<InvalidDataException, _> [ "'value'"; "rnnad.training.monitor.best"; "number written as a string" ] (fun () -> TrainingCheckpoint.load bad))
         }
+        test "the checkpoint holds exactly the model's tensors; the optimizer state lives beside it, one file per checkpoint" {
+            withFolder (fun dir ->
+                let path = Path.Combine(dir, "t.safetensors")
+                let stateFiles () = Directory.GetFiles(dir, "t.training.*") |> Array.map Path.GetFileName
+                let state = Trainer.start options (SequenceModel.init spec 5)
+                // Files of the user's that look like state files but were not written for this checkpoint stay.
+                File.WriteAllText(Path.Combine(dir, "t.training.notes.safetensors"), "mine")
+                Safetensors.write (Path.Combine(dir, "t.training.0123456789abcdef.safetensors")) [] [||]
+                let mine = stateFiles ()
+                TrainingCheckpoint.save path spec None state
+                let first = stateFiles () |> Array.except mine
+                Expect.equal first.Length 1 "one state file"
+                let tensors = (Safetensors.read path).Tensors |> Array.map fst |> Set.ofArray
+                Expect.equal tensors (Set.ofArray (Checkpoint.load path).Parameters.Names) "a strict load finds no unexpected tensor"
+                let after = { state with Optimizer = { state.Optimizer with Step = 7L } }
+                TrainingCheckpoint.save path spec None after
+                let second = stateFiles () |> Array.except mine
+                Expect.equal second.Length 1 "the previous state file is gone"
+                Expect.notEqual second first "a fresh name for each save"
+                Expect.equal (Set.ofArray (stateFiles ())) (Set.union (Set.ofArray mine) (Set.ofArray second)) "the user's files remain"
+                let _, loaded = TrainingCheckpoint.load path
+                Expect.equal loaded.Optimizer.Step 7L "the latest state"
+                Expect.equal (bits loaded.Optimizer.Buffers) (bits after.Optimizer.Buffers) "its buffers"
+                TrainingCheckpoint.delete path
+                Expect.isFalse (File.Exists path) "deleted"
+                Expect.equal (stateFiles ()) mine "with its state, and only its")
+        }
+        test "a checkpoint whose optimizer state is missing or misnamed is refused naming the file; older one-file checkpoints still load" {
+            withFolder (fun dir ->
+                let path = Path.Combine(dir, "t.safetensors")
+                let state = Trainer.start options (SequenceModel.init spec 5)
+                TrainingCheckpoint.save path spec None state
+                let file = Safetensors.read path
+                let stateFile = Directory.GetFiles(dir, "t.training.*").[0]
+                let moved = Path.Combine(dir, "elsewhere.safetensors")
+                File.Move(stateFile, moved)
+                TempFolder.throws<InvalidDataException, _> [ Path.GetFileName stateFile; "missing"; "travel with it" ] (fun () -> TrainingCheckpoint.load path)
+                let withStateFile (name: string) =
+                    let progress = file.Metadata.["rnnad.training"].Replace(Path.GetFileName stateFile, name)
+                    Safetensors.write path (file.Metadata |> Map.add "rnnad.training" progress |> Map.toList) file.Tensors
+                withStateFile "../elsewhere.safetensors"
+                TempFolder.throws<InvalidDataException, _> [ "'state_file'"; "beside the checkpoint" ] (fun () -> TrainingCheckpoint.load path)
+                // Before state files, the buffers were `optimizer.*` tensors of the checkpoint itself.
+                let buffers = (Safetensors.read moved).Tensors
+                let progress = file.Metadata.["rnnad.training"].Replace(sprintf ",\"state_file\":\"%s\"" (Path.GetFileName stateFile), "")
+                Expect.isFalse (progress.Contains "state_file") "the older progress record"
+                let old = Path.Combine(dir, "old.safetensors")
+                Safetensors.write old (file.Metadata |> Map.add "rnnad.training" progress |> Map.toList)
+                    (Array.append file.Tensors (buffers |> Array.map (fun (n, t) -> "optimizer." + n, t)))
+                let _, loaded = TrainingCheckpoint.load old
+                Expect.isNonEmpty buffers "Adam keeps buffers from the start"
+                Expect.equal (bits loaded.Optimizer.Buffers) (bits state.Optimizer.Buffers) "the buffers")
+        }
         test "the best checkpoint lives beside the last" {
             Expect.equal (TrainingCheckpoint.bestPath (Path.Combine("runs", "model.safetensors"))) (Path.Combine("runs", "model.best.safetensors")) "name.best.ext"
         }
