@@ -124,7 +124,7 @@ public sealed class RecurrentModel
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new ModelLoadOptions();
-        return FromCheckpoint(path, Checkpoint.loadWith(options.ToCore(), path), options);
+        return FromCheckpoint(path, InCSharpTerms(() => Checkpoint.loadWith(options.ToCore(), path)), options);
     }
 
     /// <summary>Loads a model from a stream holding a checkpoint, from its position to its end (see <see cref="Load(string, ModelLoadOptions?)"/>).</summary>
@@ -132,7 +132,23 @@ public sealed class RecurrentModel
     {
         ArgumentNullException.ThrowIfNull(stream);
         options ??= new ModelLoadOptions();
-        return FromCheckpoint("stream", Checkpoint.loadFrom(options.ToCore(), "stream", stream), options);
+        return FromCheckpoint("stream", InCSharpTerms(() => Checkpoint.loadFrom(options.ToCore(), "stream", stream)), options);
+    }
+
+    /// <summary>
+    /// Runs a load whose errors name the core's option for the head (<c>Head</c>) as <see cref="ModelLoadOptions"/> names it
+    /// (<see cref="ModelLoadOptions.Output"/>); the other options it may ask for have the same names here.
+    /// </summary>
+    private static ModelCheckpoint InCSharpTerms(Func<ModelCheckpoint> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("give Head", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException(e.Message.Replace("give Head", "give Output", StringComparison.Ordinal), e);
+        }
     }
 
     /// <summary>The model a loaded checkpoint holds; a vocabulary the model cannot use is an invalid file, not a bad argument.</summary>

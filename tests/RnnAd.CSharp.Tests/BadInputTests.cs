@@ -88,7 +88,7 @@ public sealed class InteropTests
     {
         var path = Path.Combine(AppContext.BaseDirectory, "state_dicts", "gru-embedding-bi-2layers-f32.safetensors");
         var error = Assert.Throws<InvalidDataException>(() => RecurrentModel.Load(path));
-        Assert.Contains("give Head", error.Message);
+        Assert.Contains("give Output", error.Message);
         var model = RecurrentModel.Load(path, new ModelLoadOptions { Output = OutputMode.LastStep });
         Assert.Equal(CellType.Gru, model.Description.Cell);
         Assert.True(model.Description.Bidirectional);
