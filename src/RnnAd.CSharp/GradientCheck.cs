@@ -19,13 +19,13 @@ public sealed record GradientCheckOptions
     /// <summary>Also compare AD and BPTT with centred finite differences (two loss evaluations per parameter entry).</summary>
     public bool IncludeFiniteDifferences { get; init; }
 
-    /// <summary>AD vs BPTT relative tolerance (DESIGN.md §5: 1e-10; they compute the same algebra in another order).</summary>
+    /// <summary>AD vs BPTT relative tolerance (docs/ARCHITECTURE.md §7.2: 1e-10; they compute the same algebra in another order).</summary>
     public double RelativeTolerance { get; init; } = 1e-10;
 
     /// <summary>
     /// AD vs BPTT floor. Entries made tiny by cancellation (a saturated softmax's p − 1) carry rounding noise of
     /// ~1e-17 that is large relative to themselves; the default 1e-5 checks them to 1e-15 absolute instead.
-    /// Set 1e-300 for DESIGN.md §5's purely relative test.
+    /// Set 1e-300 for docs/ARCHITECTURE.md §7.2's purely relative test.
     /// </summary>
     public double Floor { get; init; } = 1e-5;
 

@@ -14,7 +14,7 @@ public sealed class DifferentiationTests
     private const double FiniteDifferenceTolerance = 1e-7;
     private const double H = 1e-6;
 
-    // Forward and reverse mode compute the same derivative in another order: they agree to rounding (DESIGN-level 1e-12).
+    // Forward and reverse mode compute the same derivative in another order: they agree to rounding (docs/ARCHITECTURE.md §7.2: ~1e-12).
     private const double ModesAgree = 1e-12;
 
     private static readonly Tensor W = Tensor.RandomNormal(seed: 1, [4, 3], std: 0.7);

@@ -7,7 +7,7 @@ open RnnAd.FSharp.Storage
 
 /// The reverse sweep: propagates adjoints from an output back through its recorded ops. It is iterative
 /// (explicit stacks, no recursion), so a 10,000-step recurrence cannot overflow the call stack, and it
-/// visits each node once, after all its consumers, by counting fan-out (DESIGN.md §3.2).
+/// visits each node once, after all its consumers, by counting fan-out (docs/ARCHITECTURE.md §3.2).
 [<RequireQualifiedAccess>]
 module internal Reverse =
 

@@ -4,7 +4,7 @@ open System
 open System.Threading
 open RnnAd.FSharp.Storage
 
-/// A differentiable float64 tensor. It is one of three things (DESIGN.md §6):
+/// A differentiable float64 tensor. It is one of three things (docs/ARCHITECTURE.md §3.1):
 /// - a constant holding a raw value;
 /// - a forward-mode dual number: a primal and a tangent, tagged with the differentiation that made it;
 /// - a reverse-mode traced value: a primal and a node recording the op that made it, also tagged.
@@ -81,7 +81,7 @@ and internal Contribution =
 
 /// A recorded op of a reverse-mode trace: the traced inputs it read (all at the node's tag) and the rule
 /// that maps the adjoint of its output to one adjoint contribution per input. The mutable fields belong to
-/// the reverse sweep that is running over the graph (DESIGN.md §3.2).
+/// the reverse sweep that is running over the graph (docs/ARCHITECTURE.md §3.2).
 and [<Sealed; AllowNullLiteral>] internal ReverseNode(parents: Tensor[], backward: Tensor -> Contribution[]) =
     member _.Parents = parents
     member _.Backward = backward

@@ -3,7 +3,7 @@ namespace RnnAd.FSharp
 open RnnAd
 open RnnAd.FSharp.Storage
 
-/// Differentiation as higher-order functions (DESIGN.md §3.3): reverse mode (`grad`, `valueAndGrad`,
+/// Differentiation as higher-order functions (docs/ARCHITECTURE.md §3.3): reverse mode (`grad`, `valueAndGrad`,
 /// `vjp`), forward mode (`jvp`), forward-over-reverse (`hvp`) and small Jacobians. Every call opens its
 /// own differentiation with a fresh tag, so calls nest (derivatives of derivatives) and run safely from
 /// several threads. Functions must be pure: a tensor traced inside must not escape the call.

@@ -6,7 +6,7 @@ open System.Collections.Generic
 open RnnAd.FSharp.Storage
 
 /// An ordered collection name → tensor: the one exchange format between models, gradients, optimizers,
-/// the BPTT reference and checkpoints (DESIGN.md §4). Names are unique; order is kept. Immutable.
+/// the BPTT reference and checkpoints (docs/ARCHITECTURE.md §4). Names are unique; order is kept. Immutable.
 [<Sealed>]
 type NamedTensors(entries: (string * Tensor)[]) =
     let entries = Array.copy entries

@@ -9,7 +9,7 @@ open RnnAd.FSharp
 /// engine: MathNet matrices, explicit forward and backward equations (see `RnnBackprop`, `LstmBackprop`,
 /// `GruBackprop`, `DirectionBackprop`, `HeadBackprop`). It computes the same loss as `SequenceModel.loss`
 /// and its gradient with respect to every named parameter, in the AD side's names and shapes, so the two
-/// can be compared entry by entry (DESIGN.md §5).
+/// can be compared entry by entry (docs/ARCHITECTURE.md §7.2).
 [<RequireQualifiedAccess>]
 module Bptt =
 

@@ -8,7 +8,7 @@ open RnnAd.FSharp
 open RnnAd.FSharp.Storage
 
 /// How close two gradients must be: every entry within |a − b| / max(|a|, |b|, Floor) ≤ Relative.
-/// `Floor` is the smallest denominator: DESIGN.md §5's 1e-300 makes the test purely relative; a larger floor
+/// `Floor` is the smallest denominator: docs/ARCHITECTURE.md §7.2's 1e-300 makes the test purely relative; a larger floor
 /// judges entries smaller than it by the absolute error Relative·Floor instead.
 type GradientTolerance =
     { /// The largest relative error allowed per entry.
@@ -16,7 +16,7 @@ type GradientTolerance =
       /// The smallest denominator of the relative error.
       Floor: float }
 
-    /// AD vs hand-derived BPTT (DESIGN.md §5): the same algebra in a different order, so 1e-10 relative per
+    /// AD vs hand-derived BPTT (docs/ARCHITECTURE.md §7.2): the same algebra in a different order, so 1e-10 relative per
     /// entry, purely relative.
     static member AdVsBptt: GradientTolerance = { Relative = 1e-10; Floor = 1e-300 }
 
@@ -29,7 +29,7 @@ type GradientTolerance =
     /// above 1e-5 purely relatively; it cannot see errors in entries below 1e-5 (deeply vanished gradients).
     static member AdVsBpttFloored: GradientTolerance = { Relative = 1e-10; Floor = 1e-5 }
 
-    /// Either exact gradient vs centred finite differences (DESIGN.md §5): 1e-6 relative. The finite
+    /// Either exact gradient vs centred finite differences (docs/ARCHITECTURE.md §7.2): 1e-6 relative. The finite
     /// differences' own error is about ε·|L|/h ≈ 1e-10·|L| absolute (rounding) plus h²·|f'''| (truncation),
     /// so an entry smaller than about 1e-4 cannot be checked to 1e-6 relative; the floor 1e-2 lets such
     /// entries pass with an absolute error up to 1e-8, the bound the cell tests use too. Measured over 300

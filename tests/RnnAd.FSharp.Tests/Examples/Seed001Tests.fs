@@ -68,7 +68,7 @@ let tests =
                 // AD against the hand-derived BPTT (and finite differences at the start): every check passed.
                 for name in [ "gradientCheck.passed"; "gradientCheck.trained.passed"; "gradientCheck.truncated.passed" ] do
                     Expect.equal (metric name) 1.0 (sprintf "%s: AD and BPTT agree" name)
-                // DESIGN.md §5: AD and BPTT compute the same algebra, so their norms agree to 1e-10 relative.
+                // docs/ARCHITECTURE.md §7.2: AD and BPTT compute the same algebra, so their norms agree to 1e-10 relative.
                 Expect.isLessThanOrEqual (metric "flow.adVsBptt") 1e-10 "AD and BPTT gradient flows agree"
 
                 // The vanishing configuration: ‖W_hh‖₂ = 0.5 and tanh' ≤ 1, and the error enters at the last step only,

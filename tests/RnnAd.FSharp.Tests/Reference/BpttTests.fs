@@ -8,7 +8,7 @@ open RnnAd.FSharp.Reference
 open RnnAd.FSharp.Tests
 open RnnAd.FSharp.Tests.Reference.Cases
 
-// AD vs the hand-derived BPTT over many seeded random configurations (DESIGN.md §5): both compute the same
+// AD vs the hand-derived BPTT over many seeded random configurations (docs/ARCHITECTURE.md §7.2): both compute the same
 // algebra in a different order, so every gradient entry must agree to 1e-10 relative, and the losses too.
 // The assertion uses GradientTolerance.AdVsBpttFloored: purely relative 1e-10 for every entry above 1e-5,
 // 1e-15 absolute below. Over 2000 cases of this family about 0.5% of the models hold an entry that is tiny
@@ -54,7 +54,7 @@ let randomized =
                 expectPass "∂L/∂h_t" hidden
             }
         test "largest relative error over the whole randomized suite" {
-            // Printed for the issue note: purely relative (DESIGN.md §5's formula), every entry of every case.
+            // Printed for the issue note: purely relative (docs/ARCHITECTURE.md §7.2's formula), every entry of every case.
             let rows = [| for case, r in results do
                             let _, _, (p, h) = r.Force()
                             for row in Array.append p.Rows h.Rows -> case.Label, row |]

@@ -6,12 +6,12 @@ open RnnAd.FSharp.Reference
 open RnnAd.FSharp.Tests
 open RnnAd.FSharp.Tests.Reference.Cases
 
-// ‖∂L/∂h_t‖ over time from AD (probes) and from BPTT must agree to DESIGN.md §5's 1e-10, with and without
+// ‖∂L/∂h_t‖ over time from AD (probes) and from BPTT must agree to docs/ARCHITECTURE.md §7.2's 1e-10, with and without
 // truncation; and a long tanh RNN with small recurrent weights must show seed 001's vanishing gradient.
 
 let private flowLimits = { Input = 5; Hidden = 8; Time = 20; Batch = 3; Layers = 2 }
 
-/// Entry-wise relative difference of two flows, purely relative (DESIGN.md §5).
+/// Entry-wise relative difference of two flows, purely relative (docs/ARCHITECTURE.md §7.2).
 let private expectSameFlow (ad: GradientFlow[]) (bptt: GradientFlow[]) =
     Expect.equal (bptt |> Array.map (fun f -> f.Name, f.Layer, f.Direction)) (ad |> Array.map (fun f -> f.Name, f.Layer, f.Direction)) "the same layers and directions"
     for a, b in Array.zip ad bptt do

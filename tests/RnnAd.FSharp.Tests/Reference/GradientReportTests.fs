@@ -88,7 +88,7 @@ let tests =
             let ad = AdGradients.run case.Spec case.Params RunOptions.Default case.Batch
             let bptt = Bptt.run case.Spec case.Params RunOptions.Default case.Batch
             let purelyRelative = GradientReport.compare "AD" "BPTT" GradientTolerance.AdVsBptt ad.Hidden bptt.Hidden
-            Expect.isFalse purelyRelative.Passed "DESIGN.md §5's pure bound sees the noise"
+            Expect.isFalse purelyRelative.Passed "docs/ARCHITECTURE.md §7.2's pure bound sees the noise"
             for row in purelyRelative.FailedRows do
                 Expect.isLessThan (abs (row.Left - row.Right)) 1e-17 (sprintf "%s: the worst entry differs at the rounding-noise level" row.Name)
                 Expect.isLessThan row.MaxAbsoluteError 1e-15 (sprintf "%s: so does every entry (a few ulps of 0.9)" row.Name)

@@ -99,7 +99,7 @@ let tests =
                                         "rnn.bias_hh_l0", Tensor.OfArray([| hidden |], dBh)
                                         "fc.weight", Tensor.OfArray([| 4; hidden |], flatTransposed dWy)
                                         "fc.bias", Tensor.OfArray([| 4 |], dBy) |]
-                    // The seed's double loop sums the same terms in another order: DESIGN.md §5's 1e-10 applies.
+                    // The seed's double loop sums the same terms in another order: docs/ARCHITECTURE.md §7.2's 1e-10 applies.
                     expectPass "AD vs the seed's algorithm" (GradientReport.compare "AD" "seed 001" GradientTolerance.AdVsBptt ad byHand)
                     expectPass "BPTT vs the seed's algorithm" (GradientReport.compare "BPTT" "seed 001" GradientTolerance.AdVsBptt bptt byHand)
                 }

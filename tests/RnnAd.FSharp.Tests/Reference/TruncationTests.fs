@@ -8,7 +8,7 @@ open RnnAd.FSharp.Tests.Reference.Cases
 
 // Truncated BPTT with window k, as the AD side defines it (RunOptions.DetachEvery = Some k: the state entering
 // reading steps k, 2k, … of each layer and direction is a constant). AD and the hand truncation must agree to
-// DESIGN.md §5's 1e-10; a window as long as the sequence must change nothing; a shorter one must change the
+// docs/ARCHITECTURE.md §7.2's 1e-10; a window as long as the sequence must change nothing; a shorter one must change the
 // gradient. A third, independent witness for unidirectional stacks: the truncated gradient is the sum of the
 // gradients of the chunks' losses, each chunk starting from the (constant) state the full forward pass reached.
 
