@@ -9,43 +9,24 @@ open RnnAd
 [<RequireQualifiedAccess>]
 module Cells =
 
-    /// A built-in cell: its kind's name and layout, the step over `CellParams`, and the fused kernel.
-    let private builtIn (kind: CellKind) (slots: int) (step: CellParams -> CellState -> Tensor -> CellState) (fused: SequenceKernel) : Cell =
-        { Cell.create kind.Name (CellParams.layout kind.Gates) slots (fun p -> step (CellParams.ofNamed p)) with Fused = Some fused }
-
-    /// The last step of every row of a (batch, time, hidden) output: the final h.
-    let private last (outputs: Tensor) = outputs.Select(1, outputs.Shape.[1] - 1)
-
-    let private rnn (kind: CellKind) (relu: bool) (activation: Tensor -> Tensor) : Cell =
-        builtIn kind 1
-            (fun p s x -> CellState.Of(Rnn.step activation p s.H x))
-            (fun schedule p xs init probes ->
-                let hs = FusedSequence.rnn relu schedule (CellParams.ofNamed p) xs init.H probes
-                hs, CellState.Of(last hs))
+    /// A built-in cell: its kind's name and layout, the step over `CellParams`, and the fused kernel from the
+    /// kind's pointwise code.
+    let private builtIn (kind: CellKind) (step: CellParams -> CellState -> Tensor -> CellState) (pointwise: PointwiseCell) : Cell =
+        { Cell.create kind.Name (CellParams.layout kind.Gates) pointwise.Slots (fun p -> step (CellParams.ofNamed p)) with
+            Fused = Some(FusedSequence.kernel pointwise true) }
 
     /// The Elman RNN with tanh (PyTorch's `nn.RNN`).
-    let rnnTanh: Cell = rnn CellKind.RnnTanh false tanh
+    let rnnTanh: Cell = builtIn CellKind.RnnTanh (fun p s x -> CellState.Of(Rnn.step tanh p s.H x)) (FusedSequence.rnn false)
 
     /// The Elman RNN with relu (`nn.RNN(nonlinearity='relu')`).
-    let rnnRelu: Cell = rnn CellKind.RnnRelu true Nn.relu
+    let rnnRelu: Cell = builtIn CellKind.RnnRelu (fun p s x -> CellState.Of(Rnn.step Nn.relu p s.H x)) (FusedSequence.rnn true)
 
     /// The LSTM (`nn.LSTM`): state slots h and c.
     let lstm: Cell =
-        builtIn CellKind.Lstm 2
-            (fun p s x -> let h, c = Lstm.step p (s.H, s.Slots.[1]) x in CellState.Of(h, c))
-            (fun schedule p xs init probes ->
-                // The kernel packs every h and the last c as (batch, time + 1, hidden).
-                let time = xs.Shape.[1]
-                let packed = FusedSequence.lstm schedule (CellParams.ofNamed p) xs init.H init.Slots.[1] probes
-                packed.Slice(1, 0, time), CellState.Of(packed.Select(1, time - 1), packed.Select(1, time)))
+        builtIn CellKind.Lstm (fun p s x -> let h, c = Lstm.step p (s.H, s.Slots.[1]) x in CellState.Of(h, c)) FusedSequence.lstm
 
     /// The GRU (`nn.GRU`).
-    let gru: Cell =
-        builtIn CellKind.Gru 1
-            (fun p s x -> CellState.Of(Gru.step p s.H x))
-            (fun schedule p xs init probes ->
-                let hs = FusedSequence.gru schedule (CellParams.ofNamed p) xs init.H probes
-                hs, CellState.Of(last hs))
+    let gru: Cell = builtIn CellKind.Gru (fun p s x -> CellState.Of(Gru.step p s.H x)) FusedSequence.gru
 
     /// The cell a built-in kind names.
     let ofKind (kind: CellKind) : Cell =
