@@ -81,8 +81,8 @@ type internal PointwiseCell =
 
 /// A whole recurrence over a sequence as one op, input projection included: the fast path of `Sequence.run`
 /// for single-level training. The readable cells (Rnn.fs, Lstm.fs, Gru.fs) folded step by step are the
-/// definition; the tests hold the kernels to them in value and gradient, with padding, truncation
-/// and probes.
+/// definition; `FusedKernelCheck` holds a kernel to its cell's in value and gradient, with padding,
+/// truncation and probes.
 ///
 /// Why a whole sequence: one op per step costs a node, its buffers and a small weight-gradient product per
 /// step. Here the input projection x·W_ihᵀ of every step is one product written straight into the
