@@ -12,7 +12,7 @@ open RnnAd.FSharp.Tests
 // windows that do not divide the length, probes and a traced initial state. Its tolerances are stated at
 // FusedKernelTolerance: values 1e-14 relative plus 1e-15 absolute, gradients 1e-12 relative plus 1e-15 absolute.
 //
-// Every built-in cell passes it; and kernels broken on purpose, each a built-in one
+// Every built-in cell, with and without biases, passes it; and kernels broken on purpose, each a built-in one
 // wrapped with a defect, fail it exactly where their defect shows.
 
 let private expectPass (report: FusedKernelReport) =
@@ -80,6 +80,9 @@ let tests =
         for kind in kinds do
             test (sprintf "%s: the fused kernel computes what the readable step folded over time computes" kind.Name) {
                 expectPass (FusedKernelCheck.run (Cells.ofKind kind) 3 5 21)
+            }
+            test (sprintf "%s without biases: the fused kernel computes what the readable step folded over time computes" kind.Name) {
+                expectPass (FusedKernelCheck.run (Cells.withoutBias kind) 3 5 22)
             }
         // Not the relu RNN: it does not saturate, its states grow to ~6 with these weights, and sums of such terms
         // cancelling to ~0.04 carry ~1e-13 relative rounding, beyond the value tolerance stated for values ≤ 1.
