@@ -8,13 +8,13 @@ open RnnAd.FSharp.Storage
 /// One row of the batch at one step, as the forward pass of a fused sequence hands it to a cell's pointwise
 /// code. `Pre` and `Recurrent` are gates·hidden wide, `Saved` is the cell's own width, `H` and `HNext` hidden,
 /// `Rest` and `RestNext` (slots − 1)·hidden.
-[<Struct; IsByRefLike>]
+[<Struct; IsByRefLike; IsReadOnly>]
 type internal ForwardRow(pre: Span<float>, recurrent: Span<float>, saved: Span<float>, h: ReadOnlySpan<float>, rest: ReadOnlySpan<float>,
                          hNext: Span<float>, restNext: Span<float>) =
-    /// The pre-activations x·W_ihᵀ + h·W_hhᵀ + b_ih + b_hh (a split cell's: x·W_ihᵀ + b_ih); the cell may
-    /// overwrite them with what its backward pass reads (its activated gates).
+    /// The pre-activations x·W_ihᵀ + h·W_hhᵀ + b_ih + b_hh (a split cell's: x·W_ihᵀ + b_ih; no biases in a
+    /// bias-free cell); the cell may overwrite them with what its backward pass reads (its activated gates).
     member _.Pre = pre
-    /// A split cell's h·W_hhᵀ + b_hh; empty for the others.
+    /// A split cell's h·W_hhᵀ + b_hh (without b_hh in a bias-free cell); empty for the others.
     member _.Recurrent = recurrent
     /// The cell's own values kept for its backward pass, to write.
     member _.Saved = saved
@@ -29,7 +29,7 @@ type internal ForwardRow(pre: Span<float>, recurrent: Span<float>, saved: Span<f
 
 /// One row of the batch at one step, as the backward pass of a fused sequence hands it to a cell's pointwise
 /// code: what the forward pass left, ∂L/∂ of the state leaving the step, and the adjoints to write.
-[<Struct; IsByRefLike>]
+[<Struct; IsByRefLike; IsReadOnly>]
 type internal BackwardRow(pre: ReadOnlySpan<float>, recurrent: ReadOnlySpan<float>, saved: ReadOnlySpan<float>, h: ReadOnlySpan<float>,
                           rest: ReadOnlySpan<float>, hNext: ReadOnlySpan<float>, dhNext: ReadOnlySpan<float>, dRest: Span<float>, dh: Span<float>,
                           dPre: Span<float>, dRecurrent: Span<float>) =
@@ -53,7 +53,8 @@ type internal BackwardRow(pre: ReadOnlySpan<float>, recurrent: ReadOnlySpan<floa
     /// Zero on entry; out: the part of ∂L/∂h entering the step that does not pass through W_hh (the GRU's
     /// z⊙∂L/∂h'). The product with W_hh is added afterwards.
     member _.DH = dh
-    /// Zero on entry; out: ∂L/∂Pre (for a cell that is not split, also ∂L/∂(h·W_hhᵀ + b_hh)).
+    /// Zero on entry, or ∂L/∂h' (`DHNext` itself) for a cell whose `OutputIsPre`; out: ∂L/∂Pre (for a cell
+    /// that is not split, also ∂L/∂(h·W_hhᵀ + b_hh)).
     member _.DPre = dPre
     /// Zero on entry; out: a split cell's ∂L/∂Recurrent; empty for the others.
     member _.DRecurrent = dRecurrent
@@ -72,7 +73,8 @@ type internal PointwiseCell =
     /// being added into the same pre-activations (RNN, LSTM).
     abstract Split: bool
     /// Whether h' is `Pre` itself after `Forward` (one gate, activated in place: the Elman RNN), so the
-    /// kernel copies it out, or without probes lets the outputs be the pre-activation buffer.
+    /// kernel copies it out, or without probes lets the outputs be the pre-activation buffer; and backward,
+    /// hands ∂L/∂h' over in `DPre`, to be turned into ∂L/∂pre in place.
     abstract OutputIsPre: bool
     /// One row forward.
     abstract Forward: row: ForwardRow -> unit
@@ -251,6 +253,11 @@ module internal FusedSequence =
                 parts |> Array.iteri (fun k p -> Array.Copy(p.Data, b * part, out, (b * parts.Length + k) * part, part))
             out
 
+    /// The widths of a row's pre-activations (gates·hidden), of its state slots beyond h and of the cell's
+    /// saved values, and the steps of the packed outputs (time, then the last state's slots beyond h).
+    let private widths (cell: PointwiseCell) (time: int) (hidden: int) : int * int * int * int =
+        cell.Gates * hidden, (cell.Slots - 1) * hidden, cell.SavedBlocks * hidden, time + cell.Slots - 1
+
     /// What the forward pass leaves the backward pass: the pre-activations as the cell left them, the
     /// recurrent parts of a split cell, the slots beyond h after every step, and the cell's saved values.
     type private Trace =
@@ -265,8 +272,7 @@ module internal FusedSequence =
         let batch, time, hidden = sizes cell.Gates at r
         checkKeep schedule batch time
         let probe = probeValues r at.Probes batch time hidden
-        let width, restWidth, savedWidth = cell.Gates * hidden, (cell.Slots - 1) * hidden, cell.SavedBlocks * hidden
-        let steps = time + cell.Slots - 1
+        let width, restWidth, savedWidth, steps = widths cell time hidden
         let h0, whhT = r.[at.State 0].Data, transposed r.[at.RecurrentWeight]
         let rest0 = sideBySide (Array.sub r (at.State 1) (cell.Slots - 1)) batch hidden
         // A split cell adds each bias to its own part; the others add their sum once per row.
@@ -274,10 +280,11 @@ module internal FusedSequence =
             if not at.Bias then null, null
             elif cell.Split then r.[at.InputBias].Data, r.[at.RecurrentBias].Data
             else bothBiases r.[at.InputBias] r.[at.RecurrentBias], null
+        let split, outputIsPre = cell.Split, cell.OutputIsPre
         let pre = project r.[0] r.[1]
-        let recurrent = if cell.Split then Array.zeroCreate pre.Length else pre
+        let recurrent = if split then Array.zeroCreate pre.Length else pre
         // An RNN's output is its activated pre-activations: without probes the outputs are that very buffer.
-        let inPlace = cell.OutputIsPre && probe.IsNone && cell.Slots = 1
+        let inPlace = outputIsPre && probe.IsNone
         let out = if inPlace then pre else Array.zeroCreate (batch * steps * hidden)
         let rest = Array.zeroCreate (batch * time * restWidth)
         let saved = Array.zeroCreate (batch * time * savedWidth)
@@ -291,9 +298,9 @@ module internal FusedSequence =
                     if not (isNull inputBias) then addBias inputBias pre (s * width)
                     if not (isNull recurrentBias) then addBias recurrentBias recurrent (s * width)
                     cell.Forward(
-                        ForwardRow(pre.AsSpan(s * width, width), (if cell.Split then recurrent.AsSpan(s * width, width) else Span<float>.Empty),
+                        ForwardRow(pre.AsSpan(s * width, width), (if split then recurrent.AsSpan(s * width, width) else Span<float>.Empty),
                                    saved.AsSpan(s * savedWidth, savedWidth), h, restBefore, out.AsSpan(o, hidden), rest.AsSpan(s * restWidth, restWidth)))
-                    if cell.OutputIsPre && not inPlace then pre.AsSpan(s * width, hidden).CopyTo(out.AsSpan(o, hidden))
+                    if outputIsPre && not inPlace then pre.AsSpan(s * width, hidden).CopyTo(out.AsSpan(o, hidden))
                 else
                     // padding: the state carries over unchanged
                     h.CopyTo(out.AsSpan(o, hidden))
@@ -309,35 +316,41 @@ module internal FusedSequence =
     let private backward (cell: PointwiseCell) (at: Inputs) (schedule: SequenceSchedule) (trace: Trace) (r: RawTensor[]) (f: RawTensor) (g: RawTensor) (needed: bool[]) : Contribution[] =
         let h0 = r.[at.State 0]
         let batch, time, hidden = h0.Shape.[0], r.[0].Shape.[1], h0.Shape.[1]
-        let width, restWidth, savedWidth = cell.Gates * hidden, (cell.Slots - 1) * hidden, cell.SavedBlocks * hidden
-        let steps = time + cell.Slots - 1
+        let width, restWidth, savedWidth, steps = widths cell time hidden
         let outputs, gd, whh = f.Data, g.Data, r.[at.RecurrentWeight].Data
         let rest0 = sideBySide (Array.sub r (at.State 1) (cell.Slots - 1)) batch hidden
+        let split = cell.Split
         let dPre = Array.zeroCreate (batch * time * width)
-        let dRecurrent = if cell.Split then Array.zeroCreate dPre.Length else dPre
+        let dRecurrent = if split then Array.zeroCreate dPre.Length else dPre
         let dprobe = if r.Length > at.Probes then Array.zeroCreate (batch * time * hidden) else null
         let dh = Array.zeroCreate (batch * hidden) // ∂L/∂hₜ through the recurrence alone
         // ∂L/∂ of the slots beyond h: the last state's from the packed outputs, then through the recurrence
         let dRest = Array.zeroCreate (batch * restWidth)
         for b in 0 .. batch - 1 do
             Array.Copy(gd, (b * steps + time) * hidden, dRest, b * restWidth, restWidth)
-        // ∂L/∂h leaving a step: the probe's adjoint row when there are probes, else a scratch row
-        let scratch = if isNull dprobe then Array.zeroCreate hidden else null
+        // ∂L/∂h leaving a step: where h' is Pre, in DPre itself (the cell turns it into ∂L/∂pre in place);
+        // else in the probe's adjoint row when there are probes, or in a scratch row
+        let outputIsPre = cell.OutputIsPre
+        let scratch = if isNull dprobe && not outputIsPre then Array.zeroCreate hidden else null
         for t in time - 1 .. -1 .. 0 do
             for b in 0 .. batch - 1 do
                 let s, o, sh = b * time + t, (b * steps + t) * hidden, b * hidden
                 if kept schedule time b t then
-                    let dhNext = if isNull dprobe then scratch.AsSpan() else dprobe.AsSpan(s * hidden, hidden)
+                    let dhNext =
+                        if outputIsPre then dPre.AsSpan(s * width, hidden)
+                        elif isNull dprobe then scratch.AsSpan()
+                        else dprobe.AsSpan(s * hidden, hidden)
                     VectorMath.add (ReadOnlySpan(gd, o, hidden)) (ReadOnlySpan(dh, sh, hidden)) dhNext
+                    if outputIsPre && not (isNull dprobe) then dhNext.CopyTo(dprobe.AsSpan(s * hidden, hidden))
                     Array.Clear(dh, sh, hidden)
                     cell.Backward(
                         BackwardRow(ReadOnlySpan(trace.Pre, s * width, width),
-                                    (if cell.Split then ReadOnlySpan(trace.Recurrent, s * width, width) else ReadOnlySpan<float>.Empty),
+                                    (if split then ReadOnlySpan(trace.Recurrent, s * width, width) else ReadOnlySpan<float>.Empty),
                                     ReadOnlySpan(trace.Saved, s * savedWidth, savedWidth),
                                     previousRow h0.Data outputs steps hidden b t, previousRow rest0 trace.Rest time restWidth b t,
                                     ReadOnlySpan(outputs, o, hidden), Span<float>.op_Implicit dhNext, dRest.AsSpan(b * restWidth, restWidth),
                                     dh.AsSpan(sh, hidden), dPre.AsSpan(s * width, width),
-                                    (if cell.Split then dRecurrent.AsSpan(s * width, width) else Span<float>.Empty)))
+                                    (if split then dRecurrent.AsSpan(s * width, width) else Span<float>.Empty)))
                 else
                     // padding passed the state through: its adjoint goes straight to the state before
                     for j in 0 .. hidden - 1 do
@@ -346,12 +359,13 @@ module internal FusedSequence =
             recurrentAdjoint schedule dRecurrent whh batch time hidden t dh
             if schedule.Cut t then Array.Clear dRest
         let dx, dwih = inputContributions dPre r.[0] r.[1] needed.[0]
-        let biases =
-            if not at.Bias then [||]
-            elif cell.Split then [| addingSums (biasSums dPre width); addingSums (biasSums dRecurrent width) |]
+        // b_ih's and b_hh's adjoints: one sum each for a split cell, else the same sum for both
+        let biasIh, biasHh =
+            if not at.Bias then [||], [||]
+            elif split then [| addingSums (biasSums dPre width) |], [| addingSums (biasSums dRecurrent width) |]
             else
                 let sums = biasSums dPre width
-                [| addingSums sums; addingSums sums |]
+                [| addingSums sums |], [| addingSums sums |]
         let restSlots =
             if cell.Slots = 2 then [| constant h0.Shape dRest |]
             else
@@ -362,11 +376,11 @@ module internal FusedSequence =
                     constant h0.Shape slot)
         Array.concat
             [ [| dx; dwih |]
-              (if at.Bias then [| biases.[0] |] else [||])
+              biasIh
               [| constant h0.Shape dh |]
               restSlots
               [| recurrentWeight dRecurrent width h0.Data outputs steps batch time hidden |]
-              (if at.Bias then [| biases.[1] |] else [||])
+              biasHh
               (if isNull dprobe then [||] else [| constant r.[at.Probes].Shape dprobe |]) ]
 
     /// The fused kernel of a cell in PyTorch's layout (`weight_ih`, `weight_hh` and, with `bias`, `bias_ih`
@@ -403,9 +417,8 @@ module internal FusedSequence =
                         if not (a.[j] > 0.0 || Double.IsNaN a.[j]) then a.[j] <- 0.0
                 else VectorMath.tanhInPlace a
             member _.Backward row =
-                // h' = act(pre): ∂pre = ∂h' ⊙ act'(pre), with act' read off act(pre)
+                // h' = act(pre): ∂pre = ∂h' ⊙ act'(pre), with act' read off act(pre); ∂h' arrives in DPre
                 let d = row.DPre
-                row.DHNext.CopyTo d
                 if relu then
                     let a = row.Pre
                     for j in 0 .. d.Length - 1 do
