@@ -50,7 +50,8 @@ type CellKind =
 /// `bias_ih` and `bias_hh` from the layout and the bias adds from the equations, and changes nothing else). Both
 /// variants carry the mode's name, as PyTorch does; their parameters tell them apart.
 type BuiltInCell =
-    { Kind: CellKind
+    { /// The mode: the equations and the gate blocks.
+      Kind: CellKind
       /// Whether the cell has the biases b_ih and b_hh (PyTorch's default, `bias=True`).
       Bias: bool }
 
