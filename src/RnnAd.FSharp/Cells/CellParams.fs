@@ -7,7 +7,7 @@ open RnnAd
 /// (`Cells.lstm`, …); this registry names them.
 [<RequireQualifiedAccess>]
 type CellKind =
-    /// Elman RNN with tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
+    /// Elman RNN with tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (without b_ih and b_hh when bias-free).
     | RnnTanh
     /// Elman RNN with relu.
     | RnnRelu
@@ -46,6 +46,15 @@ type CellKind =
         | "GRU" -> Some Gru
         | _ -> None
 
+/// A built-in cell as PyTorch's constructor arguments say it: the mode, and `bias` (PyTorch's `bias=False` drops
+/// `bias_ih` and `bias_hh` from the layout and the bias adds from the equations, and changes nothing else). Both
+/// variants carry the mode's name, as PyTorch does; their parameters tell them apart.
+type BuiltInCell =
+    { /// The mode: the equations and the gate blocks.
+      Kind: CellKind
+      /// Whether the cell has the biases b_ih and b_hh (PyTorch's default, `bias=True`).
+      Bias: bool }
+
 /// The parameters of one built-in cell (one layer in one direction) in PyTorch's layout: `WeightIh` is
 /// (gates·hidden, input), `WeightHh` (gates·hidden, hidden), both biases (gates·hidden); gate blocks are
 /// stacked in the cell's gate order.
@@ -62,17 +71,21 @@ module CellParams =
     /// Hidden size of a cell (rows of W_hh divided by the gate count are checked elsewhere).
     let hiddenSize (p: CellParams) : int = p.WeightHh.Shape.[1]
 
-    /// PyTorch's four parameters of a cell with `gates` blocks, in its order, each initialised uniform in
-    /// (−1/√hidden, 1/√hidden).
-    let layout (gates: int) : CellParameter list =
+    /// PyTorch's parameters of a cell with `gates` blocks, in its order: `weight_ih`, `weight_hh` and, when
+    /// `bias`, `bias_ih` and `bias_hh`; each initialised uniform in (−1/√hidden, 1/√hidden).
+    let layoutWith (bias: bool) (gates: int) : CellParameter list =
         // Checked: a hostile size must fail, not wrap around to a small positive row count.
         let rows hidden = Checked.(*) gates hidden
         let weight name columns = { Name = name; Shape = (fun input hidden -> [| rows hidden; columns input hidden |]); Init = Initializer.Recurrent }
-        let bias name = { Name = name; Shape = (fun _ hidden -> [| rows hidden |]); Init = Initializer.Recurrent }
+        let vector name = { Name = name; Shape = (fun _ hidden -> [| rows hidden |]); Init = Initializer.Recurrent }
         [ weight "weight_ih" (fun input _ -> input)
           weight "weight_hh" (fun _ hidden -> hidden)
-          bias "bias_ih"
-          bias "bias_hh" ]
+          if bias then
+              vector "bias_ih"
+              vector "bias_hh" ]
+
+    /// PyTorch's four parameters of a cell with `gates` blocks (biases included), in its order.
+    let layout (gates: int) : CellParameter list = layoutWith true gates
 
     /// The record of named tensors holding `weight_ih`, `weight_hh`, `bias_ih` and `bias_hh`.
     let ofNamed (p: NamedTensors) : CellParams =

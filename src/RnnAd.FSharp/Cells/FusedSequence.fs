@@ -2,38 +2,133 @@ namespace RnnAd.FSharp
 
 open RnnAd
 open System
+open System.Runtime.CompilerServices
 open RnnAd.FSharp.Storage
 
-/// A whole recurrence over a sequence as one op, input projection included: the fast path of
-/// `Sequence.run` for single-level training. The readable cells (Rnn.fs, Lstm.fs, Gru.fs) folded step by
-/// step are the definition; tests check these kernels against them in value and gradient, with padding,
+/// One row of the batch at one step, as the forward pass of a fused sequence hands it to a cell's pointwise
+/// code. `Pre` and `Recurrent` are gates·hidden wide, `Saved` is the cell's own width, `H` and `HNext` hidden,
+/// `Rest` and `RestNext` (slots − 1)·hidden.
+[<Struct; IsByRefLike; IsReadOnly>]
+type internal ForwardRow(pre: Span<float>, recurrent: Span<float>, saved: Span<float>, h: ReadOnlySpan<float>, rest: ReadOnlySpan<float>,
+                         hNext: Span<float>, restNext: Span<float>) =
+    /// The pre-activations x·W_ihᵀ + h·W_hhᵀ + b_ih + b_hh (a split cell's: x·W_ihᵀ + b_ih; no biases in a
+    /// bias-free cell); the cell may overwrite them with what its backward pass reads (its activated gates).
+    member _.Pre = pre
+    /// A split cell's h·W_hhᵀ + b_hh (without b_hh in a bias-free cell); empty for the others.
+    member _.Recurrent = recurrent
+    /// The cell's own values kept for its backward pass, to write.
+    member _.Saved = saved
+    /// h entering the step (the previous step's output plus its probe, if any).
+    member _.H = h
+    /// The state slots beyond h entering the step, one after the other.
+    member _.Rest = rest
+    /// h leaving the step, to write (unless the cell's `OutputIsPre`).
+    member _.HNext = hNext
+    /// The state slots beyond h leaving the step, to write.
+    member _.RestNext = restNext
+
+/// One row of the batch at one step, as the backward pass of a fused sequence hands it to a cell's pointwise
+/// code: what the forward pass left, ∂L/∂ of the state leaving the step, and the adjoints to write.
+[<Struct; IsByRefLike; IsReadOnly>]
+type internal BackwardRow(pre: ReadOnlySpan<float>, recurrent: ReadOnlySpan<float>, saved: ReadOnlySpan<float>, h: ReadOnlySpan<float>,
+                          rest: ReadOnlySpan<float>, hNext: ReadOnlySpan<float>, dhNext: ReadOnlySpan<float>, dRest: Span<float>, dh: Span<float>,
+                          dPre: Span<float>, dRecurrent: Span<float>) =
+    /// `Pre` as the forward pass left it.
+    member _.Pre = pre
+    /// `Recurrent` as the forward pass left it (split cells).
+    member _.Recurrent = recurrent
+    /// What the cell saved.
+    member _.Saved = saved
+    /// h entering the step.
+    member _.H = h
+    /// The state slots beyond h entering the step.
+    member _.Rest = rest
+    /// h leaving the step as the next step reads it: with probes, the cell's output plus the probe, so a cell
+    /// must not read its activation's derivative off it (it keeps act(pre) in `Pre` or `Saved` instead).
+    member _.HNext = hNext
+    /// ∂L/∂h leaving the step, from the outputs and the later steps together.
+    member _.DHNext = dhNext
+    /// In: ∂L/∂ of the slots beyond h leaving the step. Out (the cell overwrites it): ∂L/∂ of those entering.
+    member _.DRest = dRest
+    /// Zero on entry; out: the part of ∂L/∂h entering the step that does not pass through W_hh (the GRU's
+    /// z⊙∂L/∂h'). The product with W_hh is added afterwards.
+    member _.DH = dh
+    /// Zero on entry, or ∂L/∂h' (`DHNext` itself) for a cell whose `OutputIsPre`; out: ∂L/∂Pre (for a cell
+    /// that is not split, also ∂L/∂(h·W_hhᵀ + b_hh)).
+    member _.DPre = dPre
+    /// Zero on entry; out: a split cell's ∂L/∂Recurrent; empty for the others.
+    member _.DRecurrent = dRecurrent
+
+/// A cell's pointwise code for a fused sequence: what happens to one row of pre-activations at one step, and
+/// its adjoint. The rest — the time loop, the input projection, the recurrent products, the biases, padding,
+/// probes, truncation and every parameter adjoint — is `FusedSequence.kernel`'s, written once for every cell.
+type internal PointwiseCell =
+    /// Blocks of `hidden` rows that W_ih and W_hh stack (1, 4 or 3).
+    abstract Gates: int
+    /// State slots: h, then slots − 1 more carried alongside (an LSTM's c).
+    abstract Slots: int
+    /// Blocks of `hidden` values the cell saves per row and step for its backward pass.
+    abstract SavedBlocks: int
+    /// Whether h·W_hhᵀ + b_hh stays apart from x·W_ihᵀ + b_ih (the GRU scales part of it by r) instead of
+    /// being added into the same pre-activations (RNN, LSTM).
+    abstract Split: bool
+    /// Whether h' is `Pre` itself after `Forward` (one gate, activated in place: the Elman RNN), so the
+    /// kernel copies it out, or without probes lets the outputs be the pre-activation buffer; and backward,
+    /// hands ∂L/∂h' over in `DPre`, to be turned into ∂L/∂pre in place.
+    abstract OutputIsPre: bool
+    /// One row forward.
+    abstract Forward: row: ForwardRow -> unit
+    /// One row backward.
+    abstract Backward: row: BackwardRow -> unit
+
+/// A whole recurrence over a sequence as one op, input projection included: the fast path of `Sequence.run`
+/// for single-level training. The readable cells (Rnn.fs, Lstm.fs, Gru.fs) folded step by step are the
+/// definition; `FusedKernelCheck` holds a kernel to its cell's in value and gradient, with padding,
 /// truncation and probes.
 ///
 /// Why a whole sequence: one op per step costs a node, its buffers and a small weight-gradient product per
 /// step. Here the input projection x·W_ihᵀ of every step is one product written straight into the
 /// pre-activation buffer, each step adds its hₜ₋₁·W_hhᵀ in place, and the backward pass keeps every step's
-/// pre-activation adjoint dg in one array, from which ∂L/∂W_ih, ∂L/∂x and the bias adjoints are each one
-/// product or one pass, and ∂L/∂W_hh = Σ_t dgₜᵀ·hₜ₋₁ one product per batch row with k = time − 1.
+/// pre-activation adjoint in one array, from which ∂L/∂W_ih, ∂L/∂x and the bias adjoints are each one product
+/// or one pass, and ∂L/∂W_hh = Σ_t dgₜᵀ·hₜ₋₁ one product per batch row with k = time − 1. A cell supplies only
+/// its `PointwiseCell`: one call per row and step, never per element.
 ///
 /// Layouts follow the batch-first inputs (batch, time, features): step t of row b of any per-step buffer of
-/// width w sits at (b·time + t)·w.
+/// width w sits at (b·time + t)·w. The outputs are (batch, time + slots − 1, hidden): every step's h, then the
+/// last step's slots beyond h.
 [<RequireQualifiedAccess>]
 module internal FusedSequence =
 
     let private fail (message: string) = Shape.fail "fused sequence" message
 
-    /// batch, time and hidden of inputs x (batch, time, input) and h0 (batch, hidden), after checking the
-    /// weights (gates·hidden, input), (gates·hidden, hidden) and biases (gates·hidden).
-    let private sizes (gates: int) (x: RawTensor) (wih: RawTensor) (bih: RawTensor) (h0: RawTensor) (whh: RawTensor) (bhh: RawTensor) =
+    /// Where the op's inputs sit: x, W_ih, [b_ih], the initial state's slots, W_hh, [b_hh], [probes]. The
+    /// parameters keep the order the cells' kernels always had, so adjoints reach them in the same order.
+    [<Struct>]
+    type private Inputs =
+        { Bias: bool
+          Slots: int }
+        member _.InputBias = 2
+        member i.State(slot: int) = (if i.Bias then 3 else 2) + slot
+        member i.RecurrentWeight = i.State i.Slots
+        member i.RecurrentBias = i.RecurrentWeight + 1
+        member i.Probes = i.RecurrentWeight + (if i.Bias then 2 else 1)
+
+    /// batch, time and hidden of inputs x (batch, time, input) and h0 (batch, hidden), after checking the other
+    /// state slots (as h0), the weights (gates·hidden, input), (gates·hidden, hidden) and the biases (gates·hidden).
+    let private sizes (gates: int) (at: Inputs) (r: RawTensor[]) =
+        let x, h0, wih, whh = r.[0], r.[at.State 0], r.[1], r.[at.RecurrentWeight]
         if h0.Rank <> 2 then fail (sprintf "the initial state must be (batch, hidden), got %s" (Shape.format h0.Shape))
         let batch, hidden = h0.Shape.[0], h0.Shape.[1]
         if x.Rank <> 3 || x.Shape.[0] <> batch || x.Shape.[1] < 1 then
             fail (sprintf "inputs %s do not fit a state %s: expected (%d, time ≥ 1, features)" (Shape.format x.Shape) (Shape.format h0.Shape) batch)
+        for k in 1 .. at.Slots - 1 do
+            if not (Shape.equal r.[at.State k].Shape h0.Shape) then
+                fail (sprintf "state slot %d has shape %s, h0 %s" k (Shape.format r.[at.State k].Shape) (Shape.format h0.Shape))
         let width = gates * hidden
-        let fits (w: RawTensor) (b: RawTensor) columns = Shape.equal w.Shape [| width; columns |] && Shape.equal b.Shape [| width |]
-        if not (fits wih bih x.Shape.[2]) || not (fits whh bhh hidden) then
-            fail (sprintf "W_ih %s, b_ih %s, W_hh %s, b_hh %s, expected (%d, %d), (%d), (%d, %d), (%d)" (Shape.format wih.Shape) (Shape.format bih.Shape)
-                      (Shape.format whh.Shape) (Shape.format bhh.Shape) width x.Shape.[2] width width hidden width)
+        if not (Shape.equal wih.Shape [| width; x.Shape.[2] |]) || not (Shape.equal whh.Shape [| width; hidden |]) then
+            fail (sprintf "W_ih %s, W_hh %s, expected (%d, %d), (%d, %d)" (Shape.format wih.Shape) (Shape.format whh.Shape) width x.Shape.[2] width hidden)
+        if at.Bias && not (Shape.equal r.[at.InputBias].Shape [| width |] && Shape.equal r.[at.RecurrentBias].Shape [| width |]) then
+            fail (sprintf "b_ih %s, b_hh %s, expected (%d)" (Shape.format r.[at.InputBias].Shape) (Shape.format r.[at.RecurrentBias].Shape) width)
         batch, x.Shape.[1], hidden
 
     let private checkKeep (schedule: SequenceSchedule) (batch: int) (time: int) =
@@ -46,10 +141,10 @@ module internal FusedSequence =
         | Some k -> k.[b * time + t]
         | None -> true
 
-    /// Row b of the state entering step t: h0's row at t = 0, else the output row of step t − 1 (outputs
-    /// (batch, steps, hidden) with steps ≥ time).
-    let private previousRow (h0: float[]) (outputs: float[]) (steps: int) (hidden: int) (b: int) (t: int) : ReadOnlySpan<float> =
-        if t = 0 then ReadOnlySpan(h0, b * hidden, hidden) else ReadOnlySpan(outputs, (b * steps + t - 1) * hidden, hidden)
+    /// Row b of the state entering step t from a per-step buffer of `width` values and `steps` steps per row:
+    /// the initial row at t = 0, else step t − 1's.
+    let private previousRow (initial: float[]) (buffer: float[]) (steps: int) (width: int) (b: int) (t: int) : ReadOnlySpan<float> =
+        if t = 0 then ReadOnlySpan(initial, b * width, width) else ReadOnlySpan(buffer, (b * steps + t - 1) * width, width)
 
     /// Wᵀ of a (rows, columns) matrix, contiguous: the per-step products read W_hh as hₜ₋₁·W_hhᵀ, which
     /// OpenBLAS runs ~10% faster as a plain product with the transpose laid out (Prescott and SkylakeX
@@ -122,19 +217,13 @@ module internal FusedSequence =
         adding [| sums.Length |] (fun buffer -> VectorMath.add (ReadOnlySpan buffer) (ReadOnlySpan sums) (Span buffer))
 
     /// ∂L/∂hₜ₋₁ through the recurrence into `dh` (batch, hidden): dgₜ·W_hh added onto what `dh` holds
-    /// (the pass-through of padded rows, zero for the others), or zero where truncation cuts.
+    /// (the pass-through of padded rows and the cells' direct parts), or zero where truncation cuts.
     let private recurrentAdjoint (schedule: SequenceSchedule) (dg: float[]) (whh: float[]) (batch: int) (time: int) (hidden: int) (t: int) (dh: float[]) =
         let width = whh.Length / hidden
         if schedule.Cut t then Array.Clear dh
         else Gemm.gemm false false batch hidden width 1.0 dg (t * width) (time * width) whh 0 hidden 1.0 dh 0 hidden
 
     let private constant (shape: int[]) (data: float[]) = Dense(Tensor.Constant(RawTensor.ofOwned shape data))
-
-    /// The inputs of a fused sequence, with the probes (batch, time, hidden) last when there are any.
-    let private withProbes (inputs: Tensor[]) (probes: Tensor option) : Tensor[] =
-        match probes with
-        | Some p -> Array.append inputs [| p |]
-        | None -> inputs
 
     /// The probes' values, if the op was given any (input `index`), after checking their shape.
     let private probeValues (r: RawTensor[]) (index: int) (batch: int) (time: int) (hidden: int) : float[] voption =
@@ -148,238 +237,286 @@ module internal FusedSequence =
         | ValueSome p -> VectorMath.add (Span<float>.op_Implicit row) (ReadOnlySpan(p, offset, row.Length)) row
         | ValueNone -> ()
 
-    /// ∂L/∂probe: the whole adjoint of every hₜ, (batch, time, hidden), when the op has probes.
-    let private probeAdjoints (r: RawTensor[]) (index: int) (batch: int) (time: int) (hidden: int) : float[] =
-        if r.Length > index then Array.zeroCreate (batch * time * hidden) else null
-
-    /// b_ih + b_hh, added once: the RNN and LSTM add both biases to the same pre-activation.
+    /// b_ih + b_hh, added once: a cell that is not split adds both biases to the same pre-activation.
     let private bothBiases (bih: RawTensor) (bhh: RawTensor) : float[] =
         let sum = Array.zeroCreate bih.Numel
         VectorMath.add (ReadOnlySpan bih.Data) (ReadOnlySpan bhh.Data) (Span sum)
         sum
 
-    /// Every h of an Elman RNN, act(x·W_ihᵀ + b_ih + hₜ₋₁·W_hhᵀ + b_hh) with act tanh or relu, as (batch,
-    /// time, hidden).
-    let rnn (relu: bool) (schedule: SequenceSchedule) (p: CellParams) (x: Tensor) (h0: Tensor) (probes: Tensor option) : Tensor =
-        // With probes the outputs hold act(pre) + probe; the backward needs act(pre) alone.
-        let activated = ref [||]
-        Op.fused (withProbes [| x; p.WeightIh; p.BiasIh; h0; p.WeightHh; p.BiasHh |] probes)
-            (fun r ->
-                let batch, time, hidden = sizes 1 r.[0] r.[1] r.[2] r.[3] r.[4] r.[5]
-                checkKeep schedule batch time
-                let probe = probeValues r 6 batch time hidden
-                let h0, whhT, bias = r.[3].Data, transposed r.[4], bothBiases r.[2] r.[5]
-                // the pre-activations, activated step by step in place into the outputs
-                let out = project r.[0] r.[1]
-                let act = if probe.IsSome then Array.zeroCreate out.Length else out
-                for t in 0 .. time - 1 do
-                    addRecurrent whhT h0 out time batch time hidden t out
-                    for b in 0 .. batch - 1 do
-                        let o = (b * time + t) * hidden
-                        let row = out.AsSpan(o, hidden)
-                        if not (kept schedule time b t) then (previousRow h0 out time hidden b t).CopyTo row
-                        else
-                            addBias bias out o
-                            if relu then
-                                for j in 0 .. hidden - 1 do
-                                    if not (row.[j] > 0.0 || Double.IsNaN row.[j]) then row.[j] <- 0.0
-                            else VectorMath.tanhInPlace row
-                        if probe.IsSome then
-                            row.CopyTo(act.AsSpan(o, hidden))
-                            addProbe probe o row
-                activated.Value <- act
-                RawTensor.ofOwned [| batch; time; hidden |] out)
-            (fun r f g needed ->
-                let batch, time, hidden = r.[3].Shape.[0], r.[0].Shape.[1], r.[3].Shape.[1]
-                let h, act, gd, whh = f.Data, activated.Value, g.Data, r.[4].Data
-                let dpre = Array.zeroCreate (batch * time * hidden)
-                let dprobe = probeAdjoints r 6 batch time hidden
-                let dh = Array.zeroCreate (batch * hidden) // ∂L/∂hₜ through the recurrence alone
-                for t in time - 1 .. -1 .. 0 do
-                    for b in 0 .. batch - 1 do
-                        let o, s = (b * time + t) * hidden, b * hidden
-                        if kept schedule time b t then
-                            // ∂L/∂h from the head and the recurrence, then h = act(pre): ∂pre = ∂h ⊙ act'(pre),
-                            // with act' read off act(pre) itself
-                            let d = dpre.AsSpan(o, hidden)
-                            VectorMath.add (ReadOnlySpan(gd, o, hidden)) (ReadOnlySpan(dh, s, hidden)) d
-                            if not (isNull dprobe) then d.CopyTo(dprobe.AsSpan(o, hidden))
-                            if relu then
-                                for j in 0 .. hidden - 1 do
-                                    if not (act.[o + j] > 0.0) then d.[j] <- 0.0
-                            else VectorMath.tanhAdjoint (ReadOnlySpan(act, o, hidden)) d
-                            Array.Clear(dh, s, hidden)
-                        else
-                            for j in 0 .. hidden - 1 do
-                                dh.[s + j] <- dh.[s + j] + gd.[o + j]
-                            if not (isNull dprobe) then Array.Copy(dh, s, dprobe, o, hidden)
-                    recurrentAdjoint schedule dpre whh batch time hidden t dh
-                let dx, dwih = inputContributions dpre r.[0] r.[1] needed.[0]
-                let sums = biasSums dpre hidden
-                Array.append
-                    [| dx; dwih; addingSums sums; constant r.[3].Shape dh
-                       recurrentWeight dpre hidden r.[3].Data h time batch time hidden; addingSums sums |]
-                    (if isNull dprobe then [||] else [| constant r.[6].Shape dprobe |]))
+    /// Rows of `width` values per batch row gathered from `parts` tensors (batch, part) side by side: the
+    /// state slots beyond h, one row per sequence. One slot needs no copy.
+    let private sideBySide (parts: RawTensor[]) (batch: int) (part: int) : float[] =
+        if parts.Length = 1 then parts.[0].Data
+        else
+            let out = Array.zeroCreate (batch * part * parts.Length)
+            for b in 0 .. batch - 1 do
+                parts |> Array.iteri (fun k p -> Array.Copy(p.Data, b * part, out, (b * parts.Length + k) * part, part))
+            out
 
-    /// Every h of an LSTM and the last c, packed as (batch, time + 1, hidden): slots 0…time−1 hold hₜ and
-    /// slot `time` holds c_T. Gates i, f, g, o from x·W_ihᵀ + b_ih + hₜ₋₁·W_hhᵀ + b_hh; c' = f⊙c + i⊙g,
-    /// h' = o⊙tanh(c').
-    let lstm (schedule: SequenceSchedule) (p: CellParams) (x: Tensor) (h0: Tensor) (c0: Tensor) (probes: Tensor option) : Tensor =
-        // Written by the forward kernel, read by the backward one: activated gates (batch, time, 4·hidden),
-        // and c and tanh c of every step (batch, time, hidden).
-        let gates, cells, cellTanh = ref [||], ref [||], ref [||]
-        Op.fused (withProbes [| x; p.WeightIh; p.BiasIh; h0; c0; p.WeightHh; p.BiasHh |] probes)
-            (fun r ->
-                let batch, time, hidden = sizes 4 r.[0] r.[1] r.[2] r.[3] r.[5] r.[6]
-                checkKeep schedule batch time
-                let probe = probeValues r 7 batch time hidden
-                if not (Shape.equal r.[4].Shape r.[3].Shape) then fail (sprintf "c0 has shape %s, h0 %s" (Shape.format r.[4].Shape) (Shape.format r.[3].Shape))
-                let steps = time + 1
-                let h0, c0, whhT, bias = r.[3].Data, r.[4].Data, transposed r.[5], bothBiases r.[2] r.[6]
-                let a = project r.[0] r.[1]
-                let c = Array.zeroCreate (batch * time * hidden)
-                let tc = Array.zeroCreate (batch * time * hidden)
-                let out = Array.zeroCreate (batch * steps * hidden)
-                for t in 0 .. time - 1 do
-                    addRecurrent whhT h0 out steps batch time hidden t a
-                    for b in 0 .. batch - 1 do
-                        let row, s, o = (b * time + t) * 4 * hidden, (b * time + t) * hidden, (b * steps + t) * hidden
-                        let cPrev = if t = 0 then ReadOnlySpan(c0, b * hidden, hidden) else ReadOnlySpan(c, s - hidden, hidden)
-                        if kept schedule time b t then
-                            addBias bias a row
-                            VectorMath.sigmoidInPlace (a.AsSpan(row, 2 * hidden)) // i and f
-                            VectorMath.tanhInPlace (a.AsSpan(row + 2 * hidden, hidden)) // g
-                            VectorMath.sigmoidInPlace (a.AsSpan(row + 3 * hidden, hidden)) // o
-                            for j in 0 .. hidden - 1 do
-                                c.[s + j] <- a.[row + hidden + j] * cPrev.[j] + a.[row + j] * a.[row + 2 * hidden + j]
-                            c.AsSpan(s, hidden).CopyTo(tc.AsSpan(s, hidden))
-                            VectorMath.tanhInPlace (tc.AsSpan(s, hidden))
-                            for j in 0 .. hidden - 1 do
-                                out.[o + j] <- a.[row + 3 * hidden + j] * tc.[s + j]
-                        else
-                            cPrev.CopyTo(c.AsSpan(s, hidden))
-                            (previousRow h0 out steps hidden b t).CopyTo(out.AsSpan(o, hidden))
-                        addProbe probe s (out.AsSpan(o, hidden))
-                for b in 0 .. batch - 1 do
-                    c.AsSpan((b * time + time - 1) * hidden, hidden).CopyTo(out.AsSpan((b * steps + time) * hidden, hidden))
-                gates.Value <- a
-                cells.Value <- c
-                cellTanh.Value <- tc
-                RawTensor.ofOwned [| batch; steps; hidden |] out)
-            (fun r f g needed ->
-                let batch, time, hidden = r.[3].Shape.[0], r.[0].Shape.[1], r.[3].Shape.[1]
-                let steps = time + 1
-                let a, c, tc, gd, c0 = gates.Value, cells.Value, cellTanh.Value, g.Data, r.[4].Data
-                let dgates = Array.zeroCreate (batch * time * 4 * hidden)
-                let dprobe = probeAdjoints r 7 batch time hidden
-                let dh = Array.zeroCreate (batch * hidden)
-                // ∂L/∂c_T from the packed slot, then ∂L/∂cₜ through the recurrence
-                let dc = Array.init (batch * hidden) (fun i -> gd.[((i / hidden) * steps + time) * hidden + i % hidden])
-                for t in time - 1 .. -1 .. 0 do
-                    for b in 0 .. batch - 1 do
-                        let row, s, o, sh = (b * time + t) * 4 * hidden, (b * time + t) * hidden, (b * steps + t) * hidden, b * hidden
-                        if kept schedule time b t then
-                            for j in 0 .. hidden - 1 do
-                                let i, fg, gg, og = a.[row + j], a.[row + hidden + j], a.[row + 2 * hidden + j], a.[row + 3 * hidden + j]
-                                let th = tc.[s + j]
-                                let cPrev = if t = 0 then c0.[sh + j] else c.[s - hidden + j]
-                                let dhNew = gd.[o + j] + dh.[sh + j]
-                                if not (isNull dprobe) then dprobe.[s + j] <- dhNew
-                                // h' = o⊙tanh(c'): ∂c' gets the recurrent adjoint plus ∂h'⊙o⊙(1 − tanh²c')
-                                let dcNew = dc.[sh + j] + dhNew * og * (1.0 - th * th)
-                                // c' = f⊙c + i⊙g
-                                dc.[sh + j] <- dcNew * fg
-                                dgates.[row + j] <- dcNew * gg * i * (1.0 - i)
-                                dgates.[row + hidden + j] <- dcNew * cPrev * fg * (1.0 - fg)
-                                dgates.[row + 2 * hidden + j] <- dcNew * i * (1.0 - gg * gg)
-                                dgates.[row + 3 * hidden + j] <- dhNew * th * og * (1.0 - og)
-                                dh.[sh + j] <- 0.0
-                        else
-                            for j in 0 .. hidden - 1 do
-                                dh.[sh + j] <- dh.[sh + j] + gd.[o + j]
-                            if not (isNull dprobe) then Array.Copy(dh, sh, dprobe, s, hidden)
-                    recurrentAdjoint schedule dgates r.[5].Data batch time hidden t dh
-                    if schedule.Cut t then Array.Clear dc
-                let dx, dwih = inputContributions dgates r.[0] r.[1] needed.[0]
-                let sums = biasSums dgates (4 * hidden)
-                Array.append
-                    [| dx; dwih; addingSums sums; constant r.[3].Shape dh; constant r.[4].Shape dc
-                       recurrentWeight dgates (4 * hidden) r.[3].Data f.Data steps batch time hidden; addingSums sums |]
-                    (if isNull dprobe then [||] else [| constant r.[7].Shape dprobe |]))
+    /// The widths of a row's pre-activations (gates·hidden), of its state slots beyond h and of the cell's
+    /// saved values, and the steps of the packed outputs (time, then the last state's slots beyond h).
+    let private widths (cell: PointwiseCell) (time: int) (hidden: int) : int * int * int * int =
+        cell.Gates * hidden, (cell.Slots - 1) * hidden, cell.SavedBlocks * hidden, time + cell.Slots - 1
 
-    /// Every h of a GRU as (batch, time, hidden), in PyTorch's form: with xp = x·W_ihᵀ + b_ih and
-    /// hh = hₜ₋₁·W_hhᵀ + b_hh, r = σ(xp_r + hh_r), z = σ(xp_z + hh_z), n = tanh(xp_n + r⊙hh_n),
-    /// h' = (1 − z)⊙n + z⊙hₜ₋₁.
-    let gru (schedule: SequenceSchedule) (p: CellParams) (x: Tensor) (h0: Tensor) (probes: Tensor option) : Tensor =
-        // Written by the forward kernel, read by the backward one: hh and the activated r, z, n of every
-        // step, each (batch, time, 3·hidden).
-        let recurrent, activated = ref [||], ref [||]
-        Op.fused (withProbes [| x; p.WeightIh; p.BiasIh; h0; p.WeightHh; p.BiasHh |] probes)
-            (fun r ->
-                let batch, time, hidden = sizes 3 r.[0] r.[1] r.[2] r.[3] r.[4] r.[5]
-                checkKeep schedule batch time
-                let probe = probeValues r 6 batch time hidden
-                let h0, whhT, bih, bhh = r.[3].Data, transposed r.[4], r.[2].Data, r.[5].Data
-                let xp = project r.[0] r.[1]
-                let hh = Array.zeroCreate (batch * time * 3 * hidden)
-                let rzn = Array.zeroCreate (batch * time * 3 * hidden)
-                let out = Array.zeroCreate (batch * time * hidden)
-                for t in 0 .. time - 1 do
-                    addRecurrent whhT h0 out time batch time hidden t hh
+    /// What the forward pass leaves the backward pass: the pre-activations as the cell left them, the
+    /// recurrent parts of a split cell, the slots beyond h after every step, and the cell's saved values.
+    type private Trace =
+        { Pre: float[]
+          Recurrent: float[]
+          Rest: float[]
+          Saved: float[] }
+
+    /// The forward pass: every step's h (plus its probe) and the last state's other slots, packed as
+    /// (batch, time + slots − 1, hidden).
+    let private forward (cell: PointwiseCell) (at: Inputs) (schedule: SequenceSchedule) (trace: Trace ref) (r: RawTensor[]) : RawTensor =
+        let batch, time, hidden = sizes cell.Gates at r
+        checkKeep schedule batch time
+        let probe = probeValues r at.Probes batch time hidden
+        let width, restWidth, savedWidth, steps = widths cell time hidden
+        let h0, whhT = r.[at.State 0].Data, transposed r.[at.RecurrentWeight]
+        let rest0 = sideBySide (Array.sub r (at.State 1) (cell.Slots - 1)) batch hidden
+        // A split cell adds each bias to its own part; the others add their sum once per row.
+        let inputBias, recurrentBias =
+            if not at.Bias then null, null
+            elif cell.Split then r.[at.InputBias].Data, r.[at.RecurrentBias].Data
+            else bothBiases r.[at.InputBias] r.[at.RecurrentBias], null
+        let split, outputIsPre = cell.Split, cell.OutputIsPre
+        let pre = project r.[0] r.[1]
+        let recurrent = if split then Array.zeroCreate pre.Length else pre
+        // An RNN's output is its activated pre-activations: without probes the outputs are that very buffer.
+        let inPlace = outputIsPre && probe.IsNone
+        let out = if inPlace then pre else Array.zeroCreate (batch * steps * hidden)
+        let rest = Array.zeroCreate (batch * time * restWidth)
+        let saved = Array.zeroCreate (batch * time * savedWidth)
+        for t in 0 .. time - 1 do
+            addRecurrent whhT h0 out steps batch time hidden t recurrent
+            for b in 0 .. batch - 1 do
+                let s, o = b * time + t, (b * steps + t) * hidden
+                let h = previousRow h0 out steps hidden b t
+                let restBefore = previousRow rest0 rest time restWidth b t
+                if kept schedule time b t then
+                    if not (isNull inputBias) then addBias inputBias pre (s * width)
+                    if not (isNull recurrentBias) then addBias recurrentBias recurrent (s * width)
+                    cell.Forward(
+                        ForwardRow(pre.AsSpan(s * width, width), (if split then recurrent.AsSpan(s * width, width) else Span<float>.Empty),
+                                   saved.AsSpan(s * savedWidth, savedWidth), h, restBefore, out.AsSpan(o, hidden), rest.AsSpan(s * restWidth, restWidth)))
+                    if outputIsPre && not inPlace then pre.AsSpan(s * width, hidden).CopyTo(out.AsSpan(o, hidden))
+                else
+                    // padding: the state carries over unchanged
+                    h.CopyTo(out.AsSpan(o, hidden))
+                    restBefore.CopyTo(rest.AsSpan(s * restWidth, restWidth))
+                addProbe probe (s * hidden) (out.AsSpan(o, hidden))
+        if restWidth > 0 then
+            for b in 0 .. batch - 1 do
+                rest.AsSpan((b * time + time - 1) * restWidth, restWidth).CopyTo(out.AsSpan((b * steps + time) * hidden, restWidth))
+        trace.Value <- { Pre = pre; Recurrent = recurrent; Rest = rest; Saved = saved }
+        RawTensor.ofOwned [| batch; steps; hidden |] out
+
+    /// The backward pass: one contribution per input, from the adjoint g of the packed outputs f.
+    let private backward (cell: PointwiseCell) (at: Inputs) (schedule: SequenceSchedule) (trace: Trace) (r: RawTensor[]) (f: RawTensor) (g: RawTensor) (needed: bool[]) : Contribution[] =
+        let h0 = r.[at.State 0]
+        let batch, time, hidden = h0.Shape.[0], r.[0].Shape.[1], h0.Shape.[1]
+        let width, restWidth, savedWidth, steps = widths cell time hidden
+        let outputs, gd, whh = f.Data, g.Data, r.[at.RecurrentWeight].Data
+        let rest0 = sideBySide (Array.sub r (at.State 1) (cell.Slots - 1)) batch hidden
+        let split = cell.Split
+        let dPre = Array.zeroCreate (batch * time * width)
+        let dRecurrent = if split then Array.zeroCreate dPre.Length else dPre
+        let dprobe = if r.Length > at.Probes then Array.zeroCreate (batch * time * hidden) else null
+        let dh = Array.zeroCreate (batch * hidden) // ∂L/∂hₜ through the recurrence alone
+        // ∂L/∂ of the slots beyond h: the last state's from the packed outputs, then through the recurrence
+        let dRest = Array.zeroCreate (batch * restWidth)
+        for b in 0 .. batch - 1 do
+            Array.Copy(gd, (b * steps + time) * hidden, dRest, b * restWidth, restWidth)
+        // ∂L/∂h leaving a step: where h' is Pre, in DPre itself (the cell turns it into ∂L/∂pre in place);
+        // else in the probe's adjoint row when there are probes, or in a scratch row
+        let outputIsPre = cell.OutputIsPre
+        let scratch = if isNull dprobe && not outputIsPre then Array.zeroCreate hidden else null
+        for t in time - 1 .. -1 .. 0 do
+            for b in 0 .. batch - 1 do
+                let s, o, sh = b * time + t, (b * steps + t) * hidden, b * hidden
+                if kept schedule time b t then
+                    let dhNext =
+                        if outputIsPre then dPre.AsSpan(s * width, hidden)
+                        elif isNull dprobe then scratch.AsSpan()
+                        else dprobe.AsSpan(s * hidden, hidden)
+                    VectorMath.add (ReadOnlySpan(gd, o, hidden)) (ReadOnlySpan(dh, sh, hidden)) dhNext
+                    if outputIsPre && not (isNull dprobe) then dhNext.CopyTo(dprobe.AsSpan(s * hidden, hidden))
+                    Array.Clear(dh, sh, hidden)
+                    cell.Backward(
+                        BackwardRow(ReadOnlySpan(trace.Pre, s * width, width),
+                                    (if split then ReadOnlySpan(trace.Recurrent, s * width, width) else ReadOnlySpan<float>.Empty),
+                                    ReadOnlySpan(trace.Saved, s * savedWidth, savedWidth),
+                                    previousRow h0.Data outputs steps hidden b t, previousRow rest0 trace.Rest time restWidth b t,
+                                    ReadOnlySpan(outputs, o, hidden), Span<float>.op_Implicit dhNext, dRest.AsSpan(b * restWidth, restWidth),
+                                    dh.AsSpan(sh, hidden), dPre.AsSpan(s * width, width),
+                                    (if split then dRecurrent.AsSpan(s * width, width) else Span<float>.Empty)))
+                else
+                    // padding passed the state through: its adjoint goes straight to the state before
+                    for j in 0 .. hidden - 1 do
+                        dh.[sh + j] <- dh.[sh + j] + gd.[o + j]
+                    if not (isNull dprobe) then Array.Copy(dh, sh, dprobe, s * hidden, hidden)
+            recurrentAdjoint schedule dRecurrent whh batch time hidden t dh
+            if schedule.Cut t then Array.Clear dRest
+        let dx, dwih = inputContributions dPre r.[0] r.[1] needed.[0]
+        // b_ih's and b_hh's adjoints: one sum each for a split cell, else the same sum for both
+        let biasIh, biasHh =
+            if not at.Bias then [||], [||]
+            elif split then [| addingSums (biasSums dPre width) |], [| addingSums (biasSums dRecurrent width) |]
+            else
+                let sums = biasSums dPre width
+                [| addingSums sums |], [| addingSums sums |]
+        let restSlots =
+            if cell.Slots = 2 then [| constant h0.Shape dRest |]
+            else
+                Array.init (cell.Slots - 1) (fun k ->
+                    let slot = Array.zeroCreate (batch * hidden)
                     for b in 0 .. batch - 1 do
-                        let row, o = (b * time + t) * 3 * hidden, (b * time + t) * hidden
-                        let hPrev = previousRow h0 out time hidden b t
-                        if kept schedule time b t then
-                            addBias bih xp row
-                            addBias bhh hh row
-                            VectorMath.add (ReadOnlySpan(xp, row, 2 * hidden)) (ReadOnlySpan(hh, row, 2 * hidden)) (rzn.AsSpan(row, 2 * hidden))
-                            VectorMath.sigmoidInPlace (rzn.AsSpan(row, 2 * hidden)) // r and z
-                            for j in 0 .. hidden - 1 do
-                                rzn.[row + 2 * hidden + j] <- xp.[row + 2 * hidden + j] + rzn.[row + j] * hh.[row + 2 * hidden + j]
-                            VectorMath.tanhInPlace (rzn.AsSpan(row + 2 * hidden, hidden)) // n
-                            for j in 0 .. hidden - 1 do
-                                let z, n = rzn.[row + hidden + j], rzn.[row + 2 * hidden + j]
-                                out.[o + j] <- (1.0 - z) * n + z * hPrev.[j]
-                        else hPrev.CopyTo(out.AsSpan(o, hidden))
-                        addProbe probe o (out.AsSpan(o, hidden))
-                recurrent.Value <- hh
-                activated.Value <- rzn
-                RawTensor.ofOwned [| batch; time; hidden |] out)
-            (fun r f g needed ->
-                let batch, time, hidden = r.[3].Shape.[0], r.[0].Shape.[1], r.[3].Shape.[1]
-                let hh, rzn, gd, h, h0 = recurrent.Value, activated.Value, g.Data, f.Data, r.[3].Data
-                let dxp = Array.zeroCreate (batch * time * 3 * hidden)
-                let dhh = Array.zeroCreate (batch * time * 3 * hidden)
-                let dprobe = probeAdjoints r 6 batch time hidden
-                let dh = Array.zeroCreate (batch * hidden)
-                for t in time - 1 .. -1 .. 0 do
-                    for b in 0 .. batch - 1 do
-                        let row, o, sh = (b * time + t) * 3 * hidden, (b * time + t) * hidden, b * hidden
-                        if kept schedule time b t then
-                            for j in 0 .. hidden - 1 do
-                                let rg, z, n = rzn.[row + j], rzn.[row + hidden + j], rzn.[row + 2 * hidden + j]
-                                let hPrev = if t = 0 then h0.[sh + j] else h.[o - hidden + j]
-                                let d = gd.[o + j] + dh.[sh + j]
-                                if not (isNull dprobe) then dprobe.[o + j] <- d
-                                // h' = (1 − z)⊙n + z⊙h
-                                let dpz = d * (hPrev - n) * z * (1.0 - z)
-                                let dpn = d * (1.0 - z) * (1.0 - n * n) // through n = tanh(·)
-                                // n's argument xp_n + r⊙hh_n
-                                let dpr = dpn * hh.[row + 2 * hidden + j] * rg * (1.0 - rg)
-                                dxp.[row + j] <- dpr
-                                dxp.[row + hidden + j] <- dpz
-                                dxp.[row + 2 * hidden + j] <- dpn
-                                dhh.[row + j] <- dpr
-                                dhh.[row + hidden + j] <- dpz
-                                dhh.[row + 2 * hidden + j] <- dpn * rg
-                                dh.[sh + j] <- d * z // the direct path h → h'; the product adds the one through hh
-                        else
-                            for j in 0 .. hidden - 1 do
-                                dh.[sh + j] <- dh.[sh + j] + gd.[o + j]
-                            if not (isNull dprobe) then Array.Copy(dh, sh, dprobe, o, hidden)
-                    recurrentAdjoint schedule dhh r.[4].Data batch time hidden t dh
-                let dx, dwih = inputContributions dxp r.[0] r.[1] needed.[0]
-                Array.append
-                    [| dx; dwih; addingSums (biasSums dxp (3 * hidden)); constant r.[3].Shape dh
-                       recurrentWeight dhh (3 * hidden) h0 h time batch time hidden; addingSums (biasSums dhh (3 * hidden)) |]
-                    (if isNull dprobe then [||] else [| constant r.[6].Shape dprobe |]))
+                        Array.Copy(dRest, b * restWidth + k * hidden, slot, b * hidden, hidden)
+                    constant h0.Shape slot)
+        Array.concat
+            [ [| dx; dwih |]
+              biasIh
+              [| constant h0.Shape dh |]
+              restSlots
+              [| recurrentWeight dRecurrent width h0.Data outputs steps batch time hidden |]
+              biasHh
+              (if isNull dprobe then [||] else [| constant r.[at.Probes].Shape dprobe |]) ]
+
+    /// The fused kernel of a cell in PyTorch's layout (`weight_ih`, `weight_hh` and, with `bias`, `bias_ih`
+    /// and `bias_hh`), from its pointwise code.
+    let kernel (cell: PointwiseCell) (bias: bool) : SequenceKernel =
+        if cell.Gates < 1 || cell.Slots < 1 || cell.SavedBlocks < 0 then
+            invalidArg "cell" (sprintf "gates %d, slots %d and saved blocks %d: expected ≥ 1, ≥ 1, ≥ 0" cell.Gates cell.Slots cell.SavedBlocks)
+        if cell.OutputIsPre && (cell.Gates <> 1 || cell.Slots <> 1) then invalidArg "cell" "only a one-gate, one-slot cell can output its pre-activations"
+        let at = { Bias = bias; Slots = cell.Slots }
+        fun schedule p x init probes ->
+            let parameters = if bias then [| p.["weight_ih"]; p.["bias_ih"] |] else [| p.["weight_ih"] |]
+            let recurrent = if bias then [| p.["weight_hh"]; p.["bias_hh"] |] else [| p.["weight_hh"] |]
+            let inputs = Array.concat [ [| x |]; parameters; init.Slots; recurrent; Option.toArray probes ]
+            let trace = ref Unchecked.defaultof<Trace>
+            let packed = Op.fused inputs (forward cell at schedule trace) (fun r f g needed -> backward cell at schedule trace.Value r f g needed)
+            let time = x.Shape.[1]
+            let outputs = if cell.Slots = 1 then packed else packed.Slice(1, 0, time)
+            outputs, { Slots = Array.init cell.Slots (fun k -> packed.Select(1, (if k = 0 then time - 1 else time + k - 1))) }
+
+    /// The Elman RNN, h' = act(pre) with act tanh or relu, activated in place: `Pre` keeps act(pre) for the
+    /// backward pass, which must not read it off h' (with probes h' is act(pre) + probe).
+    let rnn (relu: bool) : PointwiseCell =
+        { new PointwiseCell with
+            member _.Gates = 1
+            member _.Slots = 1
+            member _.SavedBlocks = 0
+            member _.Split = false
+            member _.OutputIsPre = true
+            member _.Forward row =
+                let a = row.Pre
+                if relu then
+                    // relu passes NaN on, as the readable Nn.relu does
+                    for j in 0 .. a.Length - 1 do
+                        if not (a.[j] > 0.0 || Double.IsNaN a.[j]) then a.[j] <- 0.0
+                else VectorMath.tanhInPlace a
+            member _.Backward row =
+                // h' = act(pre): ∂pre = ∂h' ⊙ act'(pre), with act' read off act(pre); ∂h' arrives in DPre
+                let d = row.DPre
+                if relu then
+                    let a = row.Pre
+                    for j in 0 .. d.Length - 1 do
+                        if not (a.[j] > 0.0) then d.[j] <- 0.0
+                else VectorMath.tanhAdjoint row.Pre d }
+
+    /// The LSTM: gates i, f, g, o activated in place in `Pre`, c' = f⊙c + i⊙g in the slot beyond h, tanh c'
+    /// saved, h' = o⊙tanh(c').
+    let lstm: PointwiseCell =
+        { new PointwiseCell with
+            member _.Gates = 4
+            member _.Slots = 2
+            member _.SavedBlocks = 1
+            member _.Split = false
+            member _.OutputIsPre = false
+            member _.Forward row =
+                let a = row.Pre
+                let hidden = row.H.Length
+                VectorMath.sigmoidInPlace (a.Slice(0, 2 * hidden)) // i and f
+                VectorMath.tanhInPlace (a.Slice(2 * hidden, hidden)) // g
+                VectorMath.sigmoidInPlace (a.Slice(3 * hidden, hidden)) // o
+                let c = row.RestNext
+                let cPrev = row.Rest
+                for j in 0 .. hidden - 1 do
+                    c.[j] <- a.[hidden + j] * cPrev.[j] + a.[j] * a.[2 * hidden + j]
+                let tc = row.Saved
+                c.CopyTo tc
+                VectorMath.tanhInPlace tc
+                let h = row.HNext
+                for j in 0 .. hidden - 1 do
+                    h.[j] <- a.[3 * hidden + j] * tc.[j]
+            member _.Backward row =
+                let a = row.Pre
+                let hidden = row.H.Length
+                let tc = row.Saved
+                let cPrev = row.Rest
+                let dhNext = row.DHNext
+                let dc = row.DRest
+                let dg = row.DPre
+                for j in 0 .. hidden - 1 do
+                    let i, fg, gg, og = a.[j], a.[hidden + j], a.[2 * hidden + j], a.[3 * hidden + j]
+                    let th = tc.[j]
+                    let dhNew = dhNext.[j]
+                    // h' = o⊙tanh(c'): ∂c' gets the recurrent adjoint plus ∂h'⊙o⊙(1 − tanh²c')
+                    let dcNew = dc.[j] + dhNew * og * (1.0 - th * th)
+                    // c' = f⊙c + i⊙g
+                    dc.[j] <- dcNew * fg
+                    dg.[j] <- dcNew * gg * i * (1.0 - i)
+                    dg.[hidden + j] <- dcNew * cPrev.[j] * fg * (1.0 - fg)
+                    dg.[2 * hidden + j] <- dcNew * i * (1.0 - gg * gg)
+                    dg.[3 * hidden + j] <- dhNew * th * og * (1.0 - og) }
+
+    /// The GRU in PyTorch's form, split: with xp = x·W_ihᵀ + b_ih in `Pre` and hh = h·W_hhᵀ + b_hh in
+    /// `Recurrent`, r = σ(xp_r + hh_r), z = σ(xp_z + hh_z), n = tanh(xp_n + r⊙hh_n) (saved as r, z, n), and
+    /// h' = (1 − z)⊙n + z⊙h.
+    let gru: PointwiseCell =
+        { new PointwiseCell with
+            member _.Gates = 3
+            member _.Slots = 1
+            member _.SavedBlocks = 3
+            member _.Split = true
+            member _.OutputIsPre = false
+            member _.Forward row =
+                let xp = row.Pre
+                let hh = row.Recurrent
+                let rzn = row.Saved
+                let hidden = row.H.Length
+                VectorMath.add (Span<float>.op_Implicit (xp.Slice(0, 2 * hidden))) (Span<float>.op_Implicit (hh.Slice(0, 2 * hidden))) (rzn.Slice(0, 2 * hidden))
+                VectorMath.sigmoidInPlace (rzn.Slice(0, 2 * hidden)) // r and z
+                for j in 0 .. hidden - 1 do
+                    rzn.[2 * hidden + j] <- xp.[2 * hidden + j] + rzn.[j] * hh.[2 * hidden + j]
+                VectorMath.tanhInPlace (rzn.Slice(2 * hidden, hidden)) // n
+                let h = row.H
+                let hNext = row.HNext
+                for j in 0 .. hidden - 1 do
+                    let z, n = rzn.[hidden + j], rzn.[2 * hidden + j]
+                    hNext.[j] <- (1.0 - z) * n + z * h.[j]
+            member _.Backward row =
+                let rzn = row.Saved
+                let hh = row.Recurrent
+                let h = row.H
+                let dhNext = row.DHNext
+                let dxp = row.DPre
+                let dhh = row.DRecurrent
+                let dh = row.DH
+                let hidden = h.Length
+                for j in 0 .. hidden - 1 do
+                    let rg, z, n = rzn.[j], rzn.[hidden + j], rzn.[2 * hidden + j]
+                    let d = dhNext.[j]
+                    // h' = (1 − z)⊙n + z⊙h
+                    let dpz = d * (h.[j] - n) * z * (1.0 - z)
+                    let dpn = d * (1.0 - z) * (1.0 - n * n) // through n = tanh(·)
+                    // n's argument xp_n + r⊙hh_n
+                    let dpr = dpn * hh.[2 * hidden + j] * rg * (1.0 - rg)
+                    dxp.[j] <- dpr
+                    dxp.[hidden + j] <- dpz
+                    dxp.[2 * hidden + j] <- dpn
+                    dhh.[j] <- dpr
+                    dhh.[hidden + j] <- dpz
+                    dhh.[2 * hidden + j] <- dpn * rg
+                    dh.[j] <- d * z } // the direct path h → h'; the kernel adds the one through hh

@@ -14,18 +14,18 @@ open RnnAd.FSharp
 module Bptt =
 
     /// Why the reference cannot differentiate a model, if it cannot: it is written for the built-in cells
-    /// and losses, whose backward equations it spells out.
+    /// (with or without biases) and losses, whose backward equations it spells out.
     let unsupported (spec: ModelSpec) : string option =
-        match Cells.kindOf spec.Cell, spec.Loss with
-        | None, _ -> Some(sprintf "the hand-derived BPTT covers the built-in cells (RNN_TANH, RNN_RELU, LSTM, GRU), not the custom cell '%s'" spec.Cell.Name)
+        match Cells.tryBuiltIn spec.Cell, spec.Loss with
+        | None, _ -> Some(sprintf "the hand-derived BPTT covers the built-in cells (RNN_TANH, RNN_RELU, LSTM, GRU, with or without biases), not the custom cell '%s'" spec.Cell.Name)
         | _, Loss.Custom c -> Some(sprintf "the hand-derived BPTT covers the built-in losses, not the custom loss '%s'" c.Name)
         | Some _, _ -> None
 
-    /// The built-in kind of the model's cell, or an error saying what the reference does not cover.
-    let private kindOf (spec: ModelSpec) : CellKind =
+    /// The built-in cell of the model (kind and bias flag), or an error saying what the reference does not cover.
+    let private builtInOf (spec: ModelSpec) : BuiltInCell =
         match unsupported spec with
         | Some why -> invalidArg "spec" why
-        | None -> (Cells.kindOf spec.Cell).Value
+        | None -> (Cells.tryBuiltIn spec.Cell).Value
 
     /// Rejects what the reference does not model, naming the option at fault.
     let private checkOptions (spec: ModelSpec) (batch: SequenceBatch) (options: RunOptions) =
@@ -49,7 +49,7 @@ module Bptt =
                 if s.H.Shape <> shape then invalidArg "options" (sprintf "initial state %d has h of shape %A, expected %A" i s.H.Shape shape)
                 match s.C with
                 | Some c when c.Shape <> shape -> invalidArg "options" (sprintf "initial state %d has c of shape %A, expected %A" i c.Shape shape)
-                | None when kindOf spec = CellKind.Lstm -> invalidArg "options" (sprintf "initial state %d of an LSTM has no cell state c" i)
+                | None when (builtInOf spec).Kind = CellKind.Lstm -> invalidArg "options" (sprintf "initial state %d of an LSTM has no cell state c" i)
                 | _ -> ())
 
     /// The layer-0 inputs, one (batch, input) matrix per time step.
@@ -77,7 +77,8 @@ module Bptt =
         SequenceModel.checkBatch spec batch
         checkOptions spec batch options
         let rspec = SequenceModel.recurrentSpec spec
-        let kind, hidden, layers, directions = kindOf spec, spec.HiddenSize, spec.Layers, rspec.Directions
+        let cell, hidden, layers, directions = builtInOf spec, spec.HiddenSize, spec.Layers, rspec.Directions
+        let kind = cell.Kind
         let b, time = batch.Batch, batch.Time
         let keep = batch.Mask |> Option.map (fun m -> Array.init time (fun t -> Array.init b (fun i -> m.[i * time + t] <> 0.0)))
         let initial index =
@@ -90,7 +91,7 @@ module Bptt =
 
         // Forward: layer by layer, each direction a fold over time; a layer's output at time t is
         // [h_t forward | h_t backward] (the backward direction's states flipped back into time order).
-        let cells = Array.init layers (fun l -> Array.init directions (fun d -> DenseCell.ofNamed ps (Recurrent.suffix l d)))
+        let cells = Array.init layers (fun l -> Array.init directions (fun d -> DenseCell.ofNamed cell.Bias ps (Recurrent.suffix l d)))
         let traces = Array.init layers (fun _ -> Array.zeroCreate directions)
         let mutable inputs = encode spec ps batch
         for l in 0 .. layers - 1 do
@@ -138,8 +139,8 @@ module Bptt =
                 let s = Recurrent.suffix l d
                 gradients.["rnn.weight_ih" + s] <- Dense.toTensor g.DWih
                 gradients.["rnn.weight_hh" + s] <- Dense.toTensor g.DWhh
-                gradients.["rnn.bias_ih" + s] <- Dense.vectorToTensor g.DBih
-                gradients.["rnn.bias_hh" + s] <- Dense.vectorToTensor g.DBhh
+                g.DBih |> Option.iter (fun d -> gradients.["rnn.bias_ih" + s] <- Dense.vectorToTensor d)
+                g.DBhh |> Option.iter (fun d -> gradients.["rnn.bias_hh" + s] <- Dense.vectorToTensor d)
                 hiddenGradients.[l * directions + d] <-
                     SequenceGradients.hiddenName l d,
                     Tensor.OfArray([| b; time; hidden |], Array.init (b * time * hidden) (fun k -> g.DHidden.[(k / hidden) % time].[k / (time * hidden), k % hidden]))

@@ -28,8 +28,9 @@ type internal StepTrace =
 type internal DirectionGradients =
     { DWih: Matrix<float>
       DWhh: Matrix<float>
-      DBih: Vector<float>
-      DBhh: Vector<float>
+      /// ∂L/∂b_ih and ∂L/∂b_hh, for a cell with biases.
+      DBih: Vector<float> option
+      DBhh: Vector<float> option
       /// ∂L/∂x_t for every time t (sequence order), (batch, input).
       DInputs: Matrix<float>[]
       /// ∂L/∂h_t for every time t (sequence order), (batch, H): the gradient flow over time.
@@ -81,8 +82,8 @@ module internal DirectionBackprop =
         let batch, hidden = steps.[0].State.H.RowCount, steps.[0].State.H.ColumnCount
         let dWih = Dense.zeros p.Wih.RowCount p.Wih.ColumnCount
         let dWhh = Dense.zeros p.Whh.RowCount p.Whh.ColumnCount
-        let dBih = Dense.zeroVector p.Bih.Count
-        let dBhh = Dense.zeroVector p.Bhh.Count
+        let dBih = p.Bih |> Option.map (fun b -> Dense.zeroVector b.Count)
+        let dBhh = p.Bhh |> Option.map (fun b -> Dense.zeroVector b.Count)
         let dInputs = Array.zeroCreate time
         let dHidden = Array.zeroCreate time
         // What step τ + 1 sends back to the state s_τ: ∂L/∂h_τ and ∂L/∂c_τ through the recurrence.
@@ -113,11 +114,11 @@ module internal DirectionBackprop =
                 | GruStep c -> GruBackprop.backward c dHCell
             // a_ih = x·W_ihᵀ + b_ih  ⇒  ∂L/∂W_ih += (∂L/∂a_ih)ᵀ·x,  ∂L/∂b_ih += Σ_batch ∂L/∂a_ih,  ∂L/∂x = ∂L/∂a_ih·W_ih
             dWih.Add(g.DPreIh.TransposeThisAndMultiply step.Input, dWih)
-            dBih.Add(g.DPreIh.ColumnSums(), dBih)
+            dBih |> Option.iter (fun d -> d.Add(g.DPreIh.ColumnSums(), d))
             dInputs.[step.Time] <- g.DPreIh * p.Wih
             // a_hh = h·W_hhᵀ + b_hh  ⇒  ∂L/∂W_hh += (∂L/∂a_hh)ᵀ·h,  ∂L/∂b_hh += Σ_batch ∂L/∂a_hh,  ∂L/∂h ∋ ∂L/∂a_hh·W_hh
             dWhh.Add(g.DPreHh.TransposeThisAndMultiply step.Previous.H, dWhh)
-            dBhh.Add(g.DPreHh.ColumnSums(), dBhh)
+            dBhh |> Option.iter (fun d -> d.Add(g.DPreHh.ColumnSums(), d))
             let dHPrevious = dHPass + g.DPreHh * p.Whh + g.DHDirect
             let dCPrevious = dCPass + g.DC
             // Truncated BPTT: a detached entering state is a constant, so nothing flows further back.
