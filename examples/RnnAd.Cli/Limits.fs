@@ -58,7 +58,7 @@ module Limits =
 
     /// The gate blocks a cell's weights stack (1, 4 or 3 for the built-in cells); a custom cell, whose layout
     /// is its own, counts as an LSTM's four so that estimates err on the large side.
-    let gates (cell: Cell) : int = match Cells.kindOf cell with Some kind -> kind.Gates | None -> 4
+    let gates (cell: Cell) : int = match Cells.tryBuiltIn cell with Some b -> b.Kind.Gates | None -> 4
 
     /// The tensors of a model as (name, rows, columns, which sizes set them), in floating point: the same
     /// shapes `SequenceModel.expectedShapes` gives, but never overflowing, and one entry per kind of tensor

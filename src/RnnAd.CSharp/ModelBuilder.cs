@@ -27,6 +27,9 @@ public sealed class ModelBuilder
         return With(d => d with { Cell = CellType.Custom, CustomCell = cell, HiddenSize = hiddenSize });
     }
 
+    /// <summary>Leaves the built-in cell's biases out (PyTorch's <c>bias=False</c>): parameters <c>weight_ih</c> and <c>weight_hh</c> only.</summary>
+    public ModelBuilder WithoutCellBias() => With(d => d with { CellBias = false });
+
     /// <summary>The number of stacked layers.</summary>
     public ModelBuilder Layers(int layers) => With(d => d with { Layers = layers });
 

@@ -15,6 +15,12 @@ public sealed record ModelDescription
     /// <summary>The cell of a <see cref="CellType.Custom"/> model; null for the built-in cells.</summary>
     public CustomCell? CustomCell { get; init; }
 
+    /// <summary>
+    /// Whether a built-in cell has bias vectors (<c>bias_ih</c>, <c>bias_hh</c>); false is PyTorch's <c>bias=False</c>.
+    /// A custom cell's parameters say what it has, so this must stay true for one.
+    /// </summary>
+    public bool CellBias { get; init; } = true;
+
     /// <summary>How inputs are encoded.</summary>
     public InputType Input { get; init; } = InputType.Embedding;
 
@@ -53,7 +59,7 @@ public sealed record ModelDescription
 
     /// <summary>Value equality includes the head's layer sizes element by element.</summary>
     public bool Equals(ModelDescription? other) =>
-        other is not null && Cell == other.Cell && ReferenceEquals(CustomCell, other.CustomCell) && Input == other.Input && InputSize == other.InputSize
+        other is not null && Cell == other.Cell && CellBias == other.CellBias && ReferenceEquals(CustomCell, other.CustomCell) && Input == other.Input && InputSize == other.InputSize
         && (Input != InputType.Embedding || EmbeddingSize == other.EmbeddingSize) && HiddenSize == other.HiddenSize
         && Layers == other.Layers && Bidirectional == other.Bidirectional && Dropout.Equals(other.Dropout)
         && Output == other.Output && HeadHiddenSizes.SequenceEqual(other.HeadHiddenSizes) && Outputs == other.Outputs
@@ -84,6 +90,8 @@ public sealed record ModelDescription
             throw new ArgumentException("A custom cell model needs its CustomCell.", nameof(CustomCell));
         if (Cell != CellType.Custom && CustomCell is not null)
             throw new ArgumentException($"CustomCell is set but Cell is {Cell}; set Cell to CellType.Custom.", nameof(CustomCell));
+        if (Cell == CellType.Custom && !CellBias)
+            throw new ArgumentException("CellBias is false but the cell is custom; a custom cell's parameters say whether it has biases.", nameof(CellBias));
         if (!Enum.IsDefined(Input)) throw new ArgumentException($"Input {(int)Input} is not a defined input type.", nameof(Input));
         if (!Enum.IsDefined(Output)) throw new ArgumentException($"Output {(int)Output} is not a defined output mode.", nameof(Output));
         if (Loss is null) throw new ArgumentNullException(nameof(Loss));
@@ -101,7 +109,7 @@ public sealed record ModelDescription
             _ => InputEncoding.NewFeatures(InputSize),
         };
         var head = Output == OutputMode.EveryStep ? HeadKind.PerStep : HeadKind.LastStep;
-        return new ModelSpec(cell is null ? CustomCell!.Core : Cells.ofKind(cell), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, Loss.Core);
+        return new ModelSpec(cell is null ? CustomCell!.Core : Cells.ofBuiltIn(new BuiltInCell(cell, CellBias)), input, HiddenSize, Layers, Bidirectional, Dropout, head, ListModule.OfSeq(HeadHiddenSizes), Outputs, Loss.Core);
     }
 
     /// <summary>The core's name of a built-in cell type.</summary>
@@ -121,7 +129,8 @@ public sealed record ModelDescription
             ? customLosses.FirstOrDefault(l => Equals(l.Core, spec.Loss))
               ?? throw new ArgumentException($"The model's loss '{spec.Loss.Name}' is not among the custom losses given.", nameof(customLosses))
             : LossFunction.FromCore(spec.Loss);
-        var kind = Cells.kindOf(spec.Cell)?.Value;
+        var builtIn = Cells.tryBuiltIn(spec.Cell)?.Value;
+        var kind = builtIn?.Kind;
         var custom = kind is null
             ? customCells.FirstOrDefault(c => ReferenceEquals(c.Core, spec.Cell))
               ?? throw new ArgumentException($"The model's cell '{spec.Cell.Name}' is not among the custom cells given.", nameof(customCells))
@@ -137,6 +146,7 @@ public sealed record ModelDescription
         {
             Cell = kind is null ? CellType.Custom : kind.IsRnnTanh ? CellType.Rnn : kind.IsRnnRelu ? CellType.RnnRelu : kind.IsLstm ? CellType.Lstm : CellType.Gru,
             CustomCell = custom,
+            CellBias = builtIn?.Bias ?? true,
             Input = input,
             InputSize = inputSize,
             EmbeddingSize = embedding,

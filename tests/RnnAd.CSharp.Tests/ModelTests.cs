@@ -23,6 +23,27 @@ public class ModelTests
     }
 
     [Fact]
+    public void A_bias_free_model_has_PyTorchs_bias_false_layout_and_keeps_it_through_a_checkpoint()
+    {
+        var model = new ModelBuilder().Gru(3).WithoutCellBias().Layers(2).Embedding(5, 2).PredictEveryStep(5).Build(seed: 2);
+        Assert.False(model.Description.CellBias);
+        Assert.Equal(
+            new[] { "embedding.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.weight_ih_l1", "rnn.weight_hh_l1", "fc.weight", "fc.bias" },
+            model.ParameterNames);
+        var batch = SequenceBatch.FromTokens(new[] { new[] { 0, 1, 2, 3 }, new[] { 4, 3, 2, 1 } }, new[] { new[] { 1, 2, 3, 4 }, new[] { 3, 2, 1, 0 } });
+        var report = GradientCheck.Compare(model, batch);
+        Assert.True(report.Passed, report.ToString());
+        using var stream = new MemoryStream();
+        model.Save(stream);
+        stream.Position = 0;
+        var loaded = RecurrentModel.Load(stream);
+        Assert.Equal(model.Description, loaded.Description);
+        foreach (var name in model.ParameterNames) Assert.Equal(model.GetParameterValues(name), loaded.GetParameterValues(name));
+        var custom = new ModelDescription { Cell = CellType.Custom, CustomCell = MinimalGatedUnit.Create(), CellBias = false, InputSize = 3, Outputs = 2 };
+        Assert.Equal("CellBias", Assert.Throws<ArgumentException>(() => RecurrentModel.Create(custom, 1)).ParamName);
+    }
+
+    [Fact]
     public void Same_seed_gives_the_same_bits_and_another_seed_other_values()
     {
         var a = SmallLanguageModel(7);

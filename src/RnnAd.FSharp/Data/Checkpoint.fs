@@ -68,7 +68,7 @@ module Checkpoint =
         | _ -> ()
         w.WriteEndObject()
 
-    /// The model description: `{"cell", "input": {"encoding", sizes}, "hidden_size", "layers", "bidirectional",
+    /// The model description: `{"cell", "bias" (false, for a bias-free built-in cell only), "input": {"encoding", sizes}, "hidden_size", "layers", "bidirectional",
     /// "dropout", "head", "head_hidden", "outputs", "loss"}`, sizes as integers and dropout as a round-trip
     /// number; "cell" is PyTorch's mode name or a custom cell's name, and "loss" is left out for the default
     /// cross-entropy, so a classifier's description reads as it always has.
@@ -76,6 +76,10 @@ module Checkpoint =
         json (fun w ->
             w.WriteStartObject()
             w.WriteString("cell", spec.Cell.Name)
+            // A bias-free built-in cell shares its mode's name; only then is "bias" written (PyTorch's default is True).
+            match Cells.tryBuiltIn spec.Cell with
+            | Some b when not b.Bias -> w.WriteBoolean("bias", false)
+            | _ -> ()
             w.WriteStartObject "input"
             match spec.Input with
             | InputEncoding.OneHot v ->
@@ -211,12 +215,19 @@ module Checkpoint =
             else bad (sprintf "field '%s': expected a string, found %s" name (e.GetRawText()))
         let m =
             fieldsOf "" doc.RootElement
-                [ "cell"; "input"; "hidden_size"; "layers"; "bidirectional"; "dropout"; "head"; "head_hidden"; "outputs"; "loss" ]
+                [ "cell"; "bias"; "input"; "hidden_size"; "layers"; "bidirectional"; "dropout"; "head"; "head_hidden"; "outputs"; "loss" ]
         let cell =
             let name = str "cell" (get "" m "cell")
-            match Cells.tryFind custom.Cells name with
-            | Some c -> c
-            | None ->
+            let bias =
+                match m.TryFind "bias" with
+                | None -> true
+                | Some e when e.ValueKind = JsonValueKind.True || e.ValueKind = JsonValueKind.False -> e.GetBoolean()
+                | Some e -> bad (sprintf "field 'bias': expected true or false, found %s" (e.GetRawText()))
+            match Cells.tryFind custom.Cells name, CellKind.TryParse name with
+            | Some _, Some kind when not bias -> Cells.withoutBias kind
+            | Some c, _ when not bias -> bad (sprintf "field 'bias': false applies to built-in cells only; '%s' is a custom cell, whose parameters say what it has" c.Name)
+            | Some c, _ -> c
+            | None, _ ->
                 let given = if custom.Cells.IsEmpty then "" else sprintf ", or one of the custom cells given (%s)" (String.Join(", ", custom.Cells |> List.map (fun c -> c.Name)))
                 bad (sprintf "field 'cell': unknown cell kind '%s'; expected one of RNN_TANH, RNN_RELU, LSTM, GRU%s (a custom cell loads when it is passed to the loader)" name given)
         let loss =

@@ -90,9 +90,9 @@ module StateDict =
                 None
             | g, _, Some k -> bad (sprintf "the weights stack %d gate blocks, the %s cell given has %d" g k.Name k.Gates)
             | g, _, None -> bad (sprintf "the weights stack %d gate blocks of %d rows; RNN has 1, GRU 3, LSTM 4" g hidden)
+        // PyTorch's bias=False leaves out every layer's bias_ih and bias_hh; a stack with some is checked
+        // against the biased layout, whose loader names each tensor missing.
         let biased = recurrent |> Array.exists (fun (_, g, _) -> g.Groups.[2].Value.StartsWith("bias", StringComparison.Ordinal))
-        if not biased then
-            bad "the recurrent layers have no biases (PyTorch's bias=False), which RnnAd's cells do not represent yet"
         // The other modules: linear layers (weight (out, in) and bias (out)) and an embedding (a lone 2-D weight).
         let others = renamed |> Array.filter (fun (_, m, _) -> not (recurrentName.IsMatch m))
         let modules =
@@ -139,8 +139,9 @@ module StateDict =
         if options.Head.IsNone then
             missing.Add "whether the head reads every step (a language model, a tagger) or the last (a classifier, a forecast): give Head"
         if missing.Count > 0 then
-            bad (sprintf "it holds no RnnAd description, and its weights say: %s %s, %d layer%s of %d%s, head %s; they cannot say %s"
-                     (match kind with Some k -> k.Name | None -> "an RNN") (if bidirectional then "bidirectional" else "unidirectional")
+            bad (sprintf "it holds no RnnAd description, and its weights say: %s%s %s, %d layer%s of %d%s, head %s; they cannot say %s"
+                     (match kind with Some k -> k.Name | None -> "an RNN") (if biased then "" else " without biases")
+                     (if bidirectional then "bidirectional" else "unidirectional")
                      layers (if layers = 1 then "" else "s") hidden
                      (match embeddings |> List.ofSeq with [ (_, w) ] -> sprintf ", embedding %d × %d" w.Shape.[0] w.Shape.[1] | _ -> sprintf ", %d inputs" input)
                      (String.Join(" → ", chain |> Seq.map (fun (_, w, _) -> sprintf "%d→%d" w.Shape.[1] w.Shape.[0])))
@@ -159,7 +160,7 @@ module StateDict =
                 let dot = mapped.LastIndexOf '.'
                 moduleRename.[mapped.Substring(0, dot + 1)] + mapped.Substring(dot + 1)
         let spec =
-            { Cell = Cells.ofKind kind.Value
+            { Cell = Cells.ofBuiltIn { Kind = kind.Value; Bias = biased }
               Input = encoding.Value
               HiddenSize = hidden
               Layers = layers

@@ -75,7 +75,7 @@ module Onnx =
     /// Why `spec` cannot be exported with `options`, if it cannot: what ONNX's operators cannot express, or
     /// what the options ask of a model that has no such thing.
     let problem (spec: ModelSpec) (options: OnnxExportOptions) : string option =
-        match Cells.kindOf spec.Cell with
+        match Cells.tryBuiltIn spec.Cell with
         | None ->
             Some(sprintf "the cell '%s' is a custom cell; ONNX's RNN, LSTM and GRU operators express only the built-in cells (RNN_TANH, RNN_RELU, LSTM, GRU)" spec.Cell.Name)
         | Some _ ->
@@ -440,7 +440,14 @@ module Onnx =
         check spec options
         SequenceModel.check spec ps
         checkWeights spec ps options.Precision
-        let kind = (Cells.kindOf spec.Cell).Value
+        let kind = (Cells.tryBuiltIn spec.Cell).Value.Kind
+        // A bias-free cell is written as its biased kind with zero biases: adding an exact zero changes no
+        // output, and every operator and Scan body keeps one form.
+        let spec, ps =
+            if (Cells.tryBuiltIn spec.Cell).Value.Bias then spec, ps
+            else
+                let biased = { spec with Cell = Cells.ofKind kind }
+                biased, NamedTensors [| for name, shape in SequenceModel.expectedShapes biased -> name, defaultArg (ps.TryFind name) (Tensor.Zeros shape) |]
         let constants = Constants(options.Precision)
         let b = GraphBuilder(constants, "")
         let features =

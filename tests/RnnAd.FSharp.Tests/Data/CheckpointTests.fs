@@ -185,7 +185,10 @@ let private loadErrors =
                 loadFails (t "dropout.safetensors" (replaceModel "\"dropout\":0" "\"dropout\":1.5")) [ "field 'dropout'"; "[0, 1), found 1.5" ]
                 loadFails (t "encoding.safetensors" (replaceModel "\"one_hot\"" "\"bag\"")) [ "field 'input.encoding'"; "found 'bag'" ]
                 loadFails (t "input-size.safetensors" (replaceModel "\"vocabulary\":3" "\"vocabulary\":\"3\"")) [ "field 'input.vocabulary'"; "found \"3\"" ]
-                loadFails (t "head.safetensors" (replaceModel "\"per_step\"" "\"middle\"")) [ "field 'head'"; "found 'middle'" ])
+                loadFails (t "head.safetensors" (replaceModel "\"per_step\"" "\"middle\"")) [ "field 'head'"; "found 'middle'" ]
+                loadFails (t "bias.safetensors" (replaceModel "\"RNN_TANH\"" "\"RNN_TANH\",\"bias\":\"no\"")) [ "field 'bias'"; "expected true or false, found \"no\"" ]
+                // A bias-free description over a biased cell's tensors: the biases are tensors the model does not have.
+                loadFails (t "bias-free.safetensors" (replaceModel "\"RNN_TANH\"" "\"RNN_TANH\",\"bias\":false")) [ "rnn.bias_ih_l0" ])
         }
         test "a malformed vocabulary" {
             withTempDir (fun dir ->

@@ -36,7 +36,7 @@ let private hints (f: Fixture) : LoadOptions =
     { LoadOptions.Default with
         Head = Some(if f.Record.GetProperty("per_step").GetBoolean() then HeadKind.PerStep else HeadKind.LastStep)
         Input = (match inputs.TryGetProperty "features" with | true, _ -> Some InputKind.Features | _ -> None)
-        Cell = (match f.Record.GetProperty("cell").GetString() with "RNN_RELU" -> Some CellKind.RnnRelu | _ -> None) }
+        Cell = (match f.Record.GetProperty("cell").GetString() with "RNN_RELU" -> Some CellKind.RnnRelu | "RNN_TANH" -> Some CellKind.RnnTanh | _ -> None) }
 
 let private batchOf (f: Fixture) : SequenceBatch =
     let inputs = f.Record.GetProperty "inputs"
@@ -50,18 +50,32 @@ let private batchOf (f: Fixture) : SequenceBatch =
 [<Tests>]
 let tests =
     testList "Data/PyTorch state dicts" [
-        test "the committed fixtures cover every dtype and several module namings" {
-            Expect.equal (fixtures |> Array.map (fun f -> f.Record.GetProperty("dtype").GetString()) |> Array.distinct |> Array.sort)
-                [| "BF16"; "F16"; "F32"; "F64" |] "dtypes"
-            Expect.equal fixtures.Length 5 "fixtures"
+        test "the committed fixtures cover every dtype, cell, direction, depth and bias, and several module namings" {
+            let distinct (field: string) = fixtures |> Array.map (fun f -> f.Record.GetProperty(field).ToString()) |> Array.distinct |> Array.sort
+            Expect.equal (distinct "dtype") [| "BF16"; "F16"; "F32"; "F64" |] "dtypes"
+            Expect.equal (distinct "cell") [| "GRU"; "LSTM"; "RNN_RELU"; "RNN_TANH" |] "cells"
+            Expect.equal (distinct "bias") [| "False"; "True" |] "with and without biases"
+            for cell in [ "RNN_TANH"; "LSTM"; "GRU" ] do
+                let ofCell = fixtures |> Array.filter (fun f -> f.Record.GetProperty("cell").GetString() = cell)
+                Expect.equal (ofCell |> Array.map (fun f -> f.Record.GetProperty("bias").GetBoolean()) |> Array.distinct |> Array.sort) [| false; true |] (cell + " with and without biases")
+            Expect.equal fixtures.Length 9 "fixtures"
         }
         for f in fixtures do
             test (sprintf "%s loads without RnnAd's description and reproduces PyTorch's outputs" f.Name) {
                 let checkpoint = Checkpoint.loadWith (hints f) f.Path
-                Expect.equal (Cells.kindOf checkpoint.Spec.Cell |> Option.map (fun k -> k.Name)) (Some(f.Record.GetProperty("cell").GetString())) "the cell"
+                let builtIn = Cells.tryBuiltIn checkpoint.Spec.Cell
+                Expect.equal (builtIn |> Option.map (fun b -> b.Kind.Name)) (Some(f.Record.GetProperty("cell").GetString())) "the cell"
+                Expect.equal (builtIn |> Option.map (fun b -> b.Bias)) (Some(f.Record.GetProperty("bias").GetBoolean())) "its biases"
                 let outputs, _ = SequenceModel.forward checkpoint.Spec checkpoint.Parameters RunOptions.Default (batchOf f)
                 Expect.equal outputs.Shape (ints (f.Record.GetProperty "output_shape")) "the outputs' shape"
                 Check.close "outputs" 1e-12 1e-14 (floats (f.Record.GetProperty "outputs")) (outputs.ToArray())
+                // Saved by RnnAd, the model (a bias-free one included) comes back as it was, with no hints.
+                withTempDir (fun dir ->
+                    let path = Path.Combine(dir, "saved.safetensors")
+                    Checkpoint.save path checkpoint.Spec None checkpoint.Parameters
+                    let again = Checkpoint.load path
+                    Expect.isTrue (obj.ReferenceEquals(again.Spec.Cell, checkpoint.Spec.Cell)) "the same cell"
+                    Expect.equal (again.Parameters.Tensors |> Array.map (fun t -> t.ToArray())) (checkpoint.Parameters.Tensors |> Array.map (fun t -> t.ToArray())) "the same weights")
             }
         test "what the weights cannot say is named, all at once, with what they do say" {
             let f = fixtures |> Array.find (fun f -> f.Name = "rnn-relu-mlp-head-f64")
@@ -69,6 +83,10 @@ let tests =
                 [ "rnn-relu-mlp-head-f64.safetensors"; "it holds no RnnAd description"; "2 layers of 5"; "head 5→4 → 4→3"
                   "tanh or relu"; "one-hot token ids or features"; "give Head" ]
                 (fun () -> Checkpoint.load f.Path |> ignore)
+        }
+        test "a bias-free state dict is described as one" {
+            let f = fixtures |> Array.find (fun f -> f.Name = "gru-nobias-bi-f64")
+            throwsOf<InvalidDataException> [ "GRU without biases bidirectional"; "give Head" ] (fun () -> Checkpoint.load f.Path |> ignore)
         }
         test "a module name map renames a state dict the shapes leave ambiguous" {
             withTempDir (fun dir ->

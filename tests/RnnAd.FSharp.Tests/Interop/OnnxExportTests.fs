@@ -24,7 +24,7 @@ let private model cell input hidden layers bidirectional head headHidden outputs
       Outputs = outputs
       Loss = loss }
 
-/// Every cell, 1 and 2 layers, both directions, both heads, linear and MLP heads, every input encoding, every
+/// Every cell, with and without biases, 1 and 2 layers, both directions, both heads, linear and MLP heads, every input encoding, every
 /// kind of output (class scores with and without softmax, multi-label scores with and without the logistic
 /// function, values).
 let private configurations : Configuration list =
@@ -57,7 +57,14 @@ let private configurations : Configuration list =
       { Name = "GRU, features, 1 layer, per sequence, MLP, multi-label scores"
         Spec = model Cells.gru (InputEncoding.Features 3) 6 1 false last [ 4 ] 2 Loss.BinaryCrossEntropy; Probabilities = false }
       { Name = "RNN tanh, features, 1 layer, bidirectional, per sequence, mean absolute error"
-        Spec = model Cells.rnnTanh (InputEncoding.Features 2) 5 1 true last [] 2 Loss.MeanAbsoluteError; Probabilities = false } ]
+        Spec = model Cells.rnnTanh (InputEncoding.Features 2) 5 1 true last [] 2 Loss.MeanAbsoluteError; Probabilities = false }
+      // Bias-free cells (PyTorch's bias=False) are written with zero biases.
+      { Name = "LSTM without biases, embedding, 2 layers, bidirectional, per step, linear"
+        Spec = model (Cells.withoutBias CellKind.Lstm) (InputEncoding.Embedding(7, 3)) 5 2 true per [] 7 ce; Probabilities = false }
+      { Name = "GRU without biases, features, 1 layer, per sequence, softmax"
+        Spec = model (Cells.withoutBias CellKind.Gru) (InputEncoding.Features 3) 4 1 false last [] 3 ce; Probabilities = true }
+      { Name = "RNN relu without biases, one-hot, 1 layer, bidirectional, per step, MLP"
+        Spec = model (Cells.withoutBias CellKind.RnnRelu) (InputEncoding.OneHot 5) 4 1 true per [ 3 ] 5 ce; Probabilities = false } ]
 
 /// (batch, time) of the inputs each configuration runs: one step of one sequence, and longer batches; the
 /// exported graph has symbolic batch and time, so one file serves them all.
