@@ -15,7 +15,7 @@ var scaled = series.Select(v => (v - mean) / std).ToArray();
 var data = SequenceDataset.ForForecasting(scaled[..^tail], window, horizon, stride: quick ? 2 : 1);
 
 var model = new ModelBuilder().Lstm(hiddenSize: 32).Features(1).PredictValuesLastStep(horizon).Build(seed: 1);
-var options = new TrainerOptions { LearningRate = 0.01, Epochs = quick ? 20 : 40, BatchSize = 32, ClipNorm = 1.0, Seed = 2 };
+var options = new TrainerOptions { LearningRate = 0.01, Epochs = quick ? 30 : 40, BatchSize = 32, ClipNorm = 1.0, Seed = 2 };
 var trained = new Trainer(options).Fit(model, data).Model;
 
 // Rolling forecasts over the tail: from each origin, the next 12 values from the true history before it.
