@@ -6,7 +6,7 @@ open System.IO
 open System.Threading
 open Argu
 open RnnAd.FSharp
-open RnnAd.FSharp.Data
+open RnnAd.FSharp.Files
 
 /// `rnnad export`: a checkpoint as an ONNX file that ONNX Runtime and other engines run.
 [<RequireQualifiedAccess>]

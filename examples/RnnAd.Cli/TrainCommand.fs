@@ -8,6 +8,7 @@ open System.Threading
 open Argu
 open RnnAd.FSharp
 open RnnAd.FSharp.Data
+open RnnAd.FSharp.Files
 open RnnAd.FSharp.Storage
 open RnnAd.Examples
 

@@ -10,6 +10,7 @@ open RnnAd.FSharp
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Reference
 open RnnAd.FSharp.Storage
+open RnnAd.Examples.Datasets
 
 /// Seed 003: sentiment classification of movie reviews. Words go through an embedding into a recurrent
 /// network whose final state a head turns into a class; five networks are compared: the seed's RNN-cell

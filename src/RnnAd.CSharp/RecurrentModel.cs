@@ -27,7 +27,7 @@ public sealed class RecurrentModel
                 throw new ArgumentException($"The vocabulary has {vocabulary.Count} tokens but the model reads {Description.InputSize}.", nameof(vocabulary));
         }
         Vocabulary = vocabulary;
-        if (classNames is not null && RnnAd.FSharp.Data.ClassNames.problem(spec.Outputs, classNames.ToArray()) is { } problem)
+        if (classNames is not null && RnnAd.FSharp.ClassNames.problem(spec.Outputs, classNames.ToArray()) is { } problem)
             throw new ArgumentException(problem.Value, nameof(classNames));
         ClassNames = classNames?.ToArray();
     }
@@ -72,7 +72,7 @@ public sealed class RecurrentModel
     public void Save(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (ClassNames is { } names) RnnAd.FSharp.Data.ClassNames.save(path, Spec, VocabularyTokens, Parameters, names.ToArray());
+        if (ClassNames is { } names) RnnAd.FSharp.ClassNames.save(path, Spec, VocabularyTokens, Parameters, names.ToArray());
         else Checkpoint.save(path, Spec, VocabularyTokens, Parameters);
     }
 
@@ -167,7 +167,7 @@ public sealed class RecurrentModel
             }
         }
         var spec = checkpoint.Spec;
-        var classNames = RnnAd.FSharp.Data.ClassNames.ofMetadata(path, spec.Outputs, checkpoint.Metadata);
+        var classNames = RnnAd.FSharp.ClassNames.ofMetadata(path, spec.Outputs, checkpoint.Metadata);
         return new RecurrentModel(ModelDescription.FromSpec(spec, options.CustomCells, options.CustomLosses), spec, checkpoint.Parameters, vocabulary, classNames?.Value);
     }
 

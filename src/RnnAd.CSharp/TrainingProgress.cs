@@ -1,4 +1,5 @@
 using RnnAd.FSharp;
+using RnnAd.FSharp.Files;
 using RnnAd.FSharp.Data;
 using Microsoft.FSharp.Collections;
 

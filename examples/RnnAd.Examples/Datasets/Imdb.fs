@@ -1,8 +1,9 @@
-namespace RnnAd.FSharp.Data
+namespace RnnAd.Examples.Datasets
 
 open System
 open System.IO
 open System.Text
+open RnnAd.FSharp.Data
 
 /// The IMDB folder layout (Maas et al. 2011, `aclImdb`): `<root>/train/pos`, `train/neg`, `test/pos` and
 /// `test/neg`, each holding one review per `.txt` file (UTF-8); other files and folders (`unsup`, `*.feat`,
@@ -45,7 +46,7 @@ module Imdb =
                for file in files do
                    let name = Path.GetFileName file
                    let described = relative + "/" + name
-                   let text = TextFile.decode described (TextFile.readBytes described file)
+                   let text = TextFile.readNamed described file
                    if String.IsNullOrWhiteSpace text then
                        raise (InvalidDataException(sprintf "the review '%s' under '%s' holds no text" described root))
                    { Name = name; Text = text; Sentiment = sentiment } |]

@@ -1,4 +1,6 @@
-namespace RnnAd.FSharp.Data
+namespace RnnAd.Examples.Datasets
+
+open RnnAd.FSharp.Data
 
 /// The sentiment of a review; its integer value is the class id a model predicts.
 type Sentiment =

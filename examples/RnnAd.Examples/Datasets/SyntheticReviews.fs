@@ -1,8 +1,9 @@
-namespace RnnAd.FSharp.Data
+namespace RnnAd.Examples.Datasets
 
 open System
 open MathNet.Numerics.Random
 open RnnAd.FSharp.Storage
+open RnnAd.FSharp.Data
 
 /// A small movie-review set generated from a seed, so the sentiment example (seed 003) runs without
 /// downloading IMDB. A review mixes neutral sentences (plot, cast, when it was watched) with 1–4 opinions.

@@ -1,10 +1,9 @@
-namespace RnnAd.FSharp.Data
+namespace RnnAd.FSharp
 
 open System
 open System.IO
 open System.Text.Json
 open RnnAd
-open RnnAd.FSharp
 
 /// The names of a classifier's classes, carried in a checkpoint's metadata (key "rnnad.class_names", a JSON
 /// array of strings, one per output) so that a loaded model says what it predicts.

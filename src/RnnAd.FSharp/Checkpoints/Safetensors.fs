@@ -10,6 +10,7 @@ open System.Text.Encodings.Web
 open System.Text.Json
 open System.Text.Unicode
 open RnnAd.FSharp.Data
+open RnnAd.FSharp.Files
 open RnnAd.FSharp.Storage
 
 /// The contents of a safetensors file.

@@ -4,6 +4,7 @@ open System
 open System.Globalization
 open System.IO
 open System.Text
+open RnnAd.FSharp.Files
 
 /// Reading training texts: strict UTF-8, with errors that name the file and what is wrong with it.
 [<RequireQualifiedAccess>]
@@ -43,13 +44,17 @@ module TextFile =
                     name (length.ToString("N0", CultureInfo.InvariantCulture)) (maxBytes.ToString("N0", CultureInfo.InvariantCulture))))
         File.ReadAllBytes path
 
+    /// The text of a UTF-8 file that errors call `name` (its path within a dataset, say), empty or not;
+    /// raises as `read` does for a file that is missing, not regular, too long or not UTF-8.
+    let readNamed (name: string) (path: string) : string = decode name (readBytes name path)
+
     /// The text of a UTF-8 file (with or without byte-order mark). Raises FileNotFoundException when the file
     /// is missing, IOException when the path is a directory, a device, a FIFO or a socket, and
     /// InvalidDataException when it is longer than `maxBytes`, not UTF-8 or holds no text (empty or only white
     /// space), each naming the file.
     let read (path: string) : string =
         if String.IsNullOrEmpty path then invalidArg "path" "the path of the text file is null or empty"
-        let text = decode path (readBytes path path)
+        let text = readNamed path path
         if String.IsNullOrWhiteSpace text then
             raise (InvalidDataException(sprintf "file '%s' holds no text (%s)" path (if text.Length = 0 then "it is empty" else "only white space")))
         text

@@ -1,4 +1,4 @@
-namespace RnnAd.FSharp.Data
+namespace RnnAd.FSharp.Files
 
 open System
 open System.IO

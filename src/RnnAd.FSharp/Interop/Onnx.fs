@@ -5,7 +5,7 @@ open System.Buffers.Binary
 open System.IO
 open System.Reflection
 open RnnAd
-open RnnAd.FSharp.Data
+open RnnAd.FSharp.Files
 open RnnAd.FSharp.Interop
 
 /// The element type of an exported ONNX graph's inputs, weights and outputs.

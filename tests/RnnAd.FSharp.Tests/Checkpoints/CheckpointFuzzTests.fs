@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Data.CheckpointFuzzTests
+module RnnAd.FSharp.Tests.Checkpoints.CheckpointFuzzTests
 
 open System
 open System.Collections.Generic
@@ -9,6 +9,7 @@ open System.Text.Json.Nodes
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests.Cli
+open RnnAd.FSharp.Tests
 
 // A seeded fuzzer over checkpoints: a valid training checkpoint the library wrote, mutated (bit flips, byte
 // overwrites, truncations, extensions, edits of the length field, the header's entries and the metadata's JSON),
@@ -205,7 +206,7 @@ let private original (folder: string) : byte[] =
 
 [<Tests>]
 let tests =
-    testList "Data/checkpoint fuzzer" [
+    testList "Checkpoints/checkpoint fuzzer" [
         test "mutated checkpoints load or raise InvalidDataException, and rnnad sample exits 0 or 1 with one line" {
             TempFolder.run (fun folder ->
                 let bytes = original folder

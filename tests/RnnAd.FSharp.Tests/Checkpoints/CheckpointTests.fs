@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Data.CheckpointTests
+module RnnAd.FSharp.Tests.Checkpoints.CheckpointTests
 
 open RnnAd
 open System
@@ -6,7 +6,7 @@ open System.IO
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage
-open RnnAd.FSharp.Tests.Data.SafetensorsTests
+open RnnAd.FSharp.Tests.Checkpoints.SafetensorsTests
 
 // Parameters must come back bit for bit (no tolerance), specs and vocabularies exactly. Expected metadata
 // text is written out by hand from the documented format.
@@ -254,4 +254,4 @@ let private saveErrors =
     ]
 
 [<Tests>]
-let tests = testList "Data/checkpoint" [ roundTrip; loadErrors; saveErrors ]
+let tests = testList "Checkpoints/checkpoint" [ roundTrip; loadErrors; saveErrors ]

@@ -1,11 +1,11 @@
-module RnnAd.FSharp.Tests.Data.ClassNamesTests
+module RnnAd.FSharp.Tests.Checkpoints.ClassNamesTests
 
 open System.IO
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Files
 
 let private spec : ModelSpec =
     { Cell = Cells.gru; Input = InputEncoding.Embedding(6, 3); HiddenSize = 4; Layers = 1; Bidirectional = false
@@ -13,7 +13,7 @@ let private spec : ModelSpec =
 
 [<Tests>]
 let tests =
-    testList "Data/class names" [
+    testList "Checkpoints/class names" [
         test "a model checkpoint carries its class names; a loader reads them back" {
             TempFolder.run (fun dir ->
                 let path = Path.Combine(dir, "m.safetensors")

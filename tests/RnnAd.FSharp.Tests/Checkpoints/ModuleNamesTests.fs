@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Data.ModuleNamesTests
+module RnnAd.FSharp.Tests.Checkpoints.ModuleNamesTests
 
 // Every checkpoint RnnAd writes must load into the PyTorch module a user would write for the same model with
 // `load_state_dict(strict=True)`, which accepts a state dict exactly when its keys and shapes are the module's.
@@ -10,7 +10,7 @@ open System.IO
 open System.Text.Json
 open Expecto
 open RnnAd.FSharp
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Tests
 
 let private cases () =
     use doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "state_dicts", "module_names.json")))
@@ -37,7 +37,7 @@ let private keysAndShapes (path: string) =
 
 [<Tests>]
 let tests =
-    testList "Data/PyTorch module names" [
+    testList "Checkpoints/PyTorch module names" [
         for name, spec, expected in cases () ->
             test name {
                 TempFolder.run (fun folder ->

@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Data.SafetensorsTests
+module RnnAd.FSharp.Tests.Checkpoints.SafetensorsTests
 
 open System
 open System.IO
@@ -6,7 +6,7 @@ open System.Text
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Tests
 
 // Expected bytes in this file are built straight from the format with shifts and literal IEEE-754 bit
 // patterns, never with the reader or writer under test. Comparisons are bit for bit (no tolerance): storing a
@@ -463,4 +463,4 @@ let private reading =
     ]
 
 [<Tests>]
-let tests = testList "Data/safetensors" [ roundTrip; format; rejectsBadFiles; otherTools; atomicWrite; reading ]
+let tests = testList "Checkpoints/safetensors" [ roundTrip; format; rejectsBadFiles; otherTools; atomicWrite; reading ]

@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Data.StateDictTests
+module RnnAd.FSharp.Tests.Checkpoints.StateDictTests
 
 open System
 open System.IO
@@ -8,7 +8,7 @@ open RnnAd
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage
 open RnnAd.FSharp.Tests
-open RnnAd.FSharp.Tests.Data.SafetensorsTests
+open RnnAd.FSharp.Tests.Checkpoints.SafetensorsTests
 
 // PyTorch models' state dicts as PyTorch users save them (their own module names, `format` "pt" or no
 // metadata, F64/F32/F16/BF16), written with PyTorch 1.13's outputs on fixed inputs by
@@ -49,7 +49,7 @@ let private batchOf (f: Fixture) : SequenceBatch =
 
 [<Tests>]
 let tests =
-    testList "Data/PyTorch state dicts" [
+    testList "Checkpoints/PyTorch state dicts" [
         test "the committed fixtures cover every dtype, cell, direction, depth and bias, and several module namings" {
             let distinct (field: string) = fixtures |> Array.map (fun f -> f.Record.GetProperty(field).ToString()) |> Array.distinct |> Array.sort
             Expect.equal (distinct "dtype") [| "BF16"; "F16"; "F32"; "F64" |] "dtypes"

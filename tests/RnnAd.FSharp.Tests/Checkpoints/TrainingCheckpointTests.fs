@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Data.TrainingCheckpointTests
+module RnnAd.FSharp.Tests.Checkpoints.TrainingCheckpointTests
 
 open System
 open System.IO
@@ -6,7 +6,6 @@ open System.Threading
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests
-open RnnAd.FSharp.Tests.Data
 
 let private spec : ModelSpec =
     { Cell = Cells.lstm; Input = InputEncoding.Embedding(4, 3); HiddenSize = 5; Layers = 2; Bidirectional = false
@@ -30,7 +29,7 @@ let private withFolder (f: string -> unit) =
 
 [<Tests>]
 let tests =
-    testList "Data/training checkpoint" [
+    testList "Checkpoints/training checkpoint" [
         test "a run resumed from its checkpoint file ends with the same bits as an uninterrupted run" {
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "train.safetensors")

@@ -8,8 +8,8 @@ open Expecto
 open Spectre.Console
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage
-open RnnAd.FSharp.Tests.Data
 open RnnAd.Cli
+open RnnAd.FSharp.Tests
 
 let private rnnad = CliSupport.rnnad
 let private lines = CliSupport.lines

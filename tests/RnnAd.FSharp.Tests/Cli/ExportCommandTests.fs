@@ -5,8 +5,8 @@ open Expecto
 open Microsoft.ML.OnnxRuntime
 open RnnAd
 open RnnAd.FSharp
-open RnnAd.FSharp.Tests.Data
 open RnnAd.FSharp.Tests.Interop
+open RnnAd.FSharp.Tests
 
 let private rnnad = CliSupport.rnnad
 

@@ -4,7 +4,7 @@ open System
 open System.Globalization
 open System.IO
 open Expecto
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Tests
 
 // Every numeric option of train, sample and gradcheck, given any int or float: the command runs (exit 0, nothing
 // on stderr) or refuses with exit 1 or 2 and exactly one line on stderr. Never exit 70 (a bug), never an

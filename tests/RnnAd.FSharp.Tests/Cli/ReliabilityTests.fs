@@ -3,7 +3,7 @@ module RnnAd.FSharp.Tests.Cli.ReliabilityTests
 open System
 open System.IO
 open Expecto
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Tests
 
 // Bad input as a careless or hostile user gives it: every case ends in one clear line and an exit code, and no
 // file but rnnad's own output is ever written.

@@ -6,7 +6,7 @@ open System.IO
 open System.Threading
 open Expecto
 open RnnAd.FSharp
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Tests
 
 // `rnnad train --validation-split / --early-stopping / --max-steps / --history`, `rnnad evaluate`, and Ctrl+C keeping the
 // work, on tiny texts whose windows and batches can be counted by hand.

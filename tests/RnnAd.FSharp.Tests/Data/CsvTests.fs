@@ -3,7 +3,7 @@ module RnnAd.FSharp.Tests.Data.CsvTests
 open System.IO
 open Expecto
 open RnnAd.FSharp.Data
-open RnnAd.FSharp.Tests.Data
+open RnnAd.FSharp.Tests
 
 let private withCsv (text: string) (f: string -> unit) =
     TempFolder.run (fun dir ->

@@ -6,6 +6,7 @@ open Expecto
 open RnnAd.Examples
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests.Examples.ExampleSupport
+open RnnAd.Examples.Datasets
 
 let private models = [ "rnncell-mlp"; "rnn"; "lstm"; "gru"; "bilstm" ]
 

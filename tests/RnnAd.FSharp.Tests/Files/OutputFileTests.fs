@@ -1,8 +1,10 @@
-module RnnAd.FSharp.Tests.Data.OutputFileTests
+module RnnAd.FSharp.Tests.Files.OutputFileTests
 
 open System.IO
 open Expecto
 open RnnAd.FSharp.Data
+open RnnAd.FSharp.Tests
+open RnnAd.FSharp.Files
 
 // What the paths are is set up with coreutils (mkfifo, ln) and .NET, never with the code under test.
 
@@ -10,7 +12,7 @@ let private write (path: string) = File.WriteAllText(path, "text")
 
 [<Tests>]
 let kinds =
-    testList "Data/file kind" [
+    testList "Files/file kind" [
         test "regular files, directories, devices, FIFOs, sockets and nothing, links followed" {
             TempFolder.run (fun dir ->
                 let file = Path.Combine(dir, "file.txt")
@@ -40,7 +42,7 @@ let kinds =
 
 [<Tests>]
 let check =
-    testList "Data/output file" [
+    testList "Files/output file" [
         test "a new file in an existing folder, or a regular file to replace, passes and leaves nothing behind" {
             TempFolder.run (fun dir ->
                 let fresh = Path.Combine(dir, "new.safetensors")

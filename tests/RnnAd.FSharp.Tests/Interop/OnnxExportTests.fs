@@ -7,7 +7,6 @@ open Microsoft.ML.OnnxRuntime
 open RnnAd
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests
-open RnnAd.FSharp.Tests.Data
 
 /// One model to export: its spec and whether the export adds softmax (or the logistic function).
 type Configuration = { Name: string; Spec: ModelSpec; Probabilities: bool }

@@ -9,7 +9,6 @@ open RnnAd.FSharp
 open RnnAd.FSharp.Reference
 open RnnAd.FSharp.Storage
 open RnnAd.FSharp.Tests
-open RnnAd.FSharp.Tests.Data
 
 // A cell the library does not know, written as a user writes one, goes through every service the
 // built-in cells go through: the runner (layers, directions, masks, truncation, probes, checkpointing),

@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Cells.FusedOpsTests
+module RnnAd.FSharp.Tests.Nn.FusedOpsTests
 
 open RnnAd
 open Expecto
@@ -17,7 +17,7 @@ let private compare (name: string) (fused: NamedTensors -> Tensor) (composite: N
 
 [<Tests>]
 let tests =
-    testList "Cells/fused linear and cross-entropy" [
+    testList "Nn/fused linear and cross-entropy" [
         test "linear on a (batch, time, in) input equals matmul + bias" {
             let ps = NamedTensors [| "x", Check.uniform 1 -1.0 1.0 [| 3; 4; 5 |]; "w", Check.uniform 2 -1.0 1.0 [| 6; 5 |]; "b", Check.uniform 3 -1.0 1.0 [| 6 |] |]
             let weights = Check.uniform 4 -1.0 1.0 [| 3; 4; 6 |]

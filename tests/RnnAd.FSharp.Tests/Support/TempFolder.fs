@@ -1,4 +1,4 @@
-namespace RnnAd.FSharp.Tests.Data
+namespace RnnAd.FSharp.Tests
 
 open System
 open System.Diagnostics

@@ -7,7 +7,6 @@ open System.Threading
 open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests
-open RnnAd.FSharp.Tests.Data
 
 // Early stopping, limits, hooks, cancellation and the monitor, on the "hello" language model of TrainerTests: 12
 // windows of 12 characters in 3 batches of 4 per epoch.

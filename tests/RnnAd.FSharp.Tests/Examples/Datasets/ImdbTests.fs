@@ -1,10 +1,11 @@
-module RnnAd.FSharp.Tests.Data.ImdbTests
+module RnnAd.FSharp.Tests.Examples.Datasets.ImdbTests
 
 open System.IO
 open System.Text
 open Expecto
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests
+open RnnAd.Examples.Datasets
 
 /// Writes a file under `root` at a relative path, creating its folder.
 let private put (root: string) (relative: string) (bytes: byte[]) =
@@ -32,7 +33,7 @@ let private review name text sentiment = { Name = name; Text = text; Sentiment =
 
 [<Tests>]
 let tests =
-    testList "Data/imdb" [
+    testList "Examples/datasets/imdb" [
         test "loads negatives then positives, files in ordinal name order, BOM dropped, other files ignored" {
             TempFolder.run (fun root ->
                 handMade root

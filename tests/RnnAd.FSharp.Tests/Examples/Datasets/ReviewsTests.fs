@@ -1,8 +1,9 @@
-module RnnAd.FSharp.Tests.Data.ReviewsTests
+module RnnAd.FSharp.Tests.Examples.Datasets.ReviewsTests
 
 open Expecto
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests
+open RnnAd.Examples.Datasets
 
 // Words by hand: "0_1.txt" → bad bad film not good; "0_9.txt" → good film good good.
 // Counts: good 4, bad 2, film 2, not 1; so the vocabulary is <pad> <unk> good bad film not (bad < film
@@ -14,7 +15,7 @@ let private options = { VocabularyOptions.Default with Unknown = true; Padding =
 
 [<Tests>]
 let tests =
-    testList "Data/reviews" [
+    testList "Examples/datasets/reviews" [
         test "the word vocabulary of reviews" {
             Expect.equal (Reviews.vocabulary options reviews).Tokens [| "<pad>"; "<unk>"; "good"; "bad"; "film"; "not" |] "tokens"
         }

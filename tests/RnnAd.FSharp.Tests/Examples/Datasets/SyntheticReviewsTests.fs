@@ -1,9 +1,10 @@
-module RnnAd.FSharp.Tests.Data.SyntheticReviewsTests
+module RnnAd.FSharp.Tests.Examples.Datasets.SyntheticReviewsTests
 
 open System.Text.RegularExpressions
 open Expecto
 open RnnAd.FSharp.Data
 open RnnAd.FSharp.Tests
+open RnnAd.Examples.Datasets
 
 // Opinion words of the generator, typed out again here so the readers below do not use the generator's lists.
 let private positiveWords =
@@ -35,7 +36,7 @@ let private accuracy (read: Review -> Sentiment) (reviews: Review[]) =
 
 [<Tests>]
 let tests =
-    testList "Data/synthetic reviews" [
+    testList "Examples/datasets/synthetic reviews" [
         test "the same seed gives the same reviews; another seed other reviews" {
             let a = SyntheticReviews.generate 17 30 10
             Expect.equal (SyntheticReviews.generate 17 30 10) a "same seed"
