@@ -37,7 +37,7 @@ let run (quick: bool) (write: string -> unit) : bool =
     let trained, history = Trainer.fit model options data ignore ignore CancellationToken.None (Trainer.start options (model.Init 7))
     let accuracy = (Evaluation.metrics model trained.Parameters batches).Accuracy
     write (sprintf "loss %.4f -> %.4f over %d epochs; accuracy %.3f" history.Head.TrainLoss (List.last history).TrainLoss history.Length accuracy)
-    let _, check = GradientCheck.againstFiniteDifferences model trained.Parameters GradientTolerance.FiniteDifferences batches.[0]
+    let _, check = GradCheck.againstFiniteDifferences model trained.Parameters GradientTolerance.FiniteDifferences batches.[0]
     write (sprintf "AD vs finite differences: %s (worst relative error %s)" (if check.Passed then "PASS" else "FAIL") (check.MaxRelativeError.ToString "0.0e+00"))
     let path = Path.Combine(Path.GetTempPath(), sprintf "rnnad-mgu-%d.safetensors" System.Environment.ProcessId)
     Checkpoint.save path spec None trained.Parameters

@@ -52,7 +52,7 @@ module EvaluateCommand =
                 raise (CommandFailedException(
                     sprintf "the character %s at position %d of %s is not in the model's vocabulary of %d characters, so the model cannot score it"
                         (Options.quote characters.[i]) i source vocabulary.Count))
-            | None -> Vocabulary.encode vocabulary characters
+            | None -> Vocab.encode vocabulary characters
         let windows = Windows.strided window window ids
         let m = Evaluation.metrics (SequenceModel.model model.Spec) model.Parameters (Batching.inOrder batchSize Batching.languageModel windows)
         let count (n: float) = n.ToString("N0", CultureInfo.InvariantCulture)

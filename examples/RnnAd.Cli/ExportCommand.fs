@@ -19,7 +19,7 @@ module ExportCommand =
         if String.IsNullOrWhiteSpace model then Options.fail "--model must name a checkpoint file"
         if String.IsNullOrWhiteSpace onnx then Options.fail "--onnx must name the file to write"
         let options =
-            { Precision = (if args.Contains ExportArgs.Float64 then OnnxPrecision.Float64 else OnnxPrecision.Float32)
+            { Precision = (if args.Contains ExportArgs.Float64 then OnnxFloat.Float64 else OnnxFloat.Float32)
               Probabilities = args.Contains ExportArgs.Softmax
               SequenceLengths = args.Contains ExportArgs.Lengths }
         // Before reading anything: the output is never the checkpoint itself, a directory or a device.
@@ -37,6 +37,6 @@ module ExportCommand =
             | HeadKind.PerStep -> sprintf "%s (batch, time, %d)" (Onnx.outputName options) spec.Outputs
             | HeadKind.LastStep -> sprintf "%s (batch, %d)" (Onnx.outputName options) spec.Outputs
         Terminal.line t (sprintf "wrote %s: ONNX opset %d, %s, %s bytes; input %s, output %s"
-                             onnx Onnx.opset (match options.Precision with OnnxPrecision.Float32 -> "float32" | OnnxPrecision.Float64 -> "float64")
+                             onnx Onnx.opset (match options.Precision with OnnxFloat.Float32 -> "float32" | OnnxFloat.Float64 -> "float64")
                              ((FileInfo onnx).Length.ToString("N0", CultureInfo.InvariantCulture)) input output)
         0

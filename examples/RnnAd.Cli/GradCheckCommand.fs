@@ -90,7 +90,7 @@ module GradCheckCommand =
               Mask = None
               Targets = Targets.Classes(targets) }
         let options =
-            { GradientCheckOptions.Default with
+            { GradCheckOptions.Default with
                 DetachEvery = bptt
                 FiniteDifferences = finiteDifferences
                 Tolerance = if args.Contains GradCheckArgs.Strict then GradientTolerance.AdVsBptt else GradientTolerance.AdVsBpttFloored }
@@ -101,7 +101,7 @@ module GradCheckCommand =
                 (if spec.Bidirectional then " (bidirectional)" else "") features spec.Outputs
                 (match spec.Head with HeadKind.PerStep -> "per step" | HeadKind.LastStep -> "at the last step")
                 batchSize time (match bptt with Some k -> sprintf "BPTT truncated every %d steps" k | None -> "full BPTT") seed)
-        let result = GradientCheck.run spec ps options batch
+        let result = GradCheck.run spec ps options batch
         Terminal.line t
             (sprintf "loss: AD %s, BPTT %s (relative difference %s)"
                 (result.Ad.Loss.ToString("R", CultureInfo.InvariantCulture)) (result.Bptt.Loss.ToString("R", CultureInfo.InvariantCulture)) (error result.LossRelativeError))

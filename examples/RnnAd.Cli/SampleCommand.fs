@@ -17,7 +17,7 @@ module SampleCommand =
 
     /// The vocabulary of a character model loaded from `path`; raises InvalidDataException naming the file when the
     /// checkpoint has no vocabulary or one that is not of single characters, as `rnnad train` writes them.
-    let characterVocabulary (path: string) (model: ModelCheckpoint) : Vocabulary =
+    let characterVocabulary (path: string) (model: ModelCheckpoint) : Vocab =
         let tokens =
             match model.Vocabulary with
             | Some tokens -> tokens
@@ -28,7 +28,7 @@ module SampleCommand =
             raise (InvalidDataException(
                 sprintf "checkpoint '%s' holds a vocabulary with %s; rnnad sample and rnnad evaluate read character models such as rnnad train writes" path token))
         | None -> ()
-        Vocabulary.ofTokens tokens
+        Vocab.ofTokens tokens
 
     /// Generates as the options say; returns the exit code.
     let run (t: Terminal) (_: CancellationToken) (args: ParseResults<SampleArgs>) : int =
@@ -41,7 +41,7 @@ module SampleCommand =
         if String.IsNullOrWhiteSpace path then Options.fail "--model must name a checkpoint file"
         let model = Checkpoint.load path
         let vocabulary = characterVocabulary path model
-        // Vocabulary.build orders by frequency, so id 0 is the training text's most frequent character.
+        // Vocab.build orders by frequency, so id 0 is the training text's most frequent character.
         let prompt = args.GetResult(SampleArgs.Prompt, vocabulary.Token 0)
         let characters = Tokenize.characters prompt
         if characters.Length = 0 then Options.fail "--prompt must hold at least one character"
@@ -49,6 +49,6 @@ module SampleCommand =
         | Some i ->
             Options.fail (sprintf "--prompt: the character %s at position %d is not in the model's vocabulary of %d characters" (Options.quote characters.[i]) i vocabulary.Count)
         | None -> ()
-        let generated = Generation.sample (SequenceModel.model model.Spec) model.Parameters (Vocabulary.encode vocabulary characters) length sampling
-        t.Out.WriteLine(prompt + String.Concat(Vocabulary.decode vocabulary generated))
+        let generated = Generation.sample (SequenceModel.model model.Spec) model.Parameters (Vocab.encode vocabulary characters) length sampling
+        t.Out.WriteLine(prompt + String.Concat(Vocab.decode vocabulary generated))
         0

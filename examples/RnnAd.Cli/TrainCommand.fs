@@ -20,7 +20,7 @@ module TrainCommand =
     /// Where a run starts: a fresh model, or the training checkpoint being resumed.
     type private Start =
         { Spec: ModelSpec
-          Vocabulary: Vocabulary
+          Vocabulary: Vocab
           State: TrainingState
           Resumed: bool
           /// The checkpoint's metadata when resuming (empty for a fresh model).
@@ -92,7 +92,7 @@ module TrainCommand =
             let model, state = TrainingCheckpoint.load output
             let vocabulary =
                 match model.Vocabulary with
-                | Some tokens -> Vocabulary.ofTokens tokens
+                | Some tokens -> Vocab.ofTokens tokens
                 | None -> raise (InvalidDataException(sprintf "checkpoint '%s' holds no vocabulary, so the text cannot be encoded for it" output))
             if model.Spec.Head <> HeadKind.PerStep || model.Spec.Bidirectional then
                 raise (InvalidDataException(sprintf "checkpoint '%s' holds a %s model, not a character language model" output (describeModel model.Spec)))
@@ -100,7 +100,7 @@ module TrainCommand =
                 raise (CommandFailedException(sprintf "the checkpoint '%s' has already trained %d epochs; ask for more with --epochs" output state.Epoch))
             { Spec = model.Spec; Vocabulary = vocabulary; State = state; Resumed = true; Metadata = model.Metadata }
         else
-            let vocabulary = Vocabulary.build VocabularyOptions.Default [ characters ]
+            let vocabulary = Vocab.build VocabOptions.Default [ characters ]
             let embedding = Options.nonNegative "--embedding" (args.GetResult(TrainArgs.Embedding, 16))
             let spec =
                 { Cell = Cells.ofKind (Options.cell (args.GetResult(TrainArgs.Cell, "lstm")))
@@ -310,7 +310,7 @@ module TrainCommand =
                 raise (CommandFailedException(
                     sprintf "the text's character %s at position %d is not in the checkpoint's vocabulary; resume with the text the model was trained on"
                         (Options.quote characters.[i]) i))
-            | None -> Vocabulary.encode s.Vocabulary characters
+            | None -> Vocab.encode s.Vocabulary characters
         let examples = Windows.strided window stride ids.[.. trained - 1]
         let validation =
             if trained = ids.Length then None
@@ -463,7 +463,7 @@ module TrainCommand =
         if sampleLength > 0 then
             let prompt = firstWord characters
             let sampling = { Temperature = 0.5; TopK = None; Seed = Seed.derive seed "sample" }
-            let generated = Generation.sample (SequenceModel.model s.Spec) outcome.Parameters (Vocabulary.encode s.Vocabulary prompt) sampleLength sampling
+            let generated = Generation.sample (SequenceModel.model s.Spec) outcome.Parameters (Vocab.encode s.Vocabulary prompt) sampleLength sampling
             Terminal.line t ""
             // With validation data the sample comes from the best epoch, which the best checkpoint holds.
             let from, model =
@@ -471,7 +471,7 @@ module TrainCommand =
                 | Some b, Some path -> sprintf ", from the best epoch (%d)" (b.Epoch + 1), path
                 | _ -> "", output
             Terminal.heading t (sprintf "sample (%d characters after \"%s\", temperature 0.5%s; rnnad sample --model %s for more):" sampleLength (String.Concat prompt) from model)
-            let sample = String.Concat prompt + String.Concat(Vocabulary.decode s.Vocabulary generated)
+            let sample = String.Concat prompt + String.Concat(Vocab.decode s.Vocabulary generated)
             for l in sample.Replace("\r\n", "\n").Split '\n' do
                 Terminal.line t ("  " + l)
         0

@@ -382,12 +382,12 @@ module Seed001 =
         write "   seed's initial weights (hidden 3, RnnAd's parameter names and mean loss):"
         // The floored tolerance: entries that are tiny only because terms cancel carry rounding noise no relative
         // bound holds for (GradientTolerance.AdVsBpttFloored); everything above 1e-5 is still checked to 1e-10.
-        let checkOptions = { GradientCheckOptions.Default with Tolerance = GradientTolerance.AdVsBpttFloored }
-        let check = GradientCheck.run (spec 3 HeadKind.PerStep) seedModel { checkOptions with FiniteDifferences = true } hell
+        let checkOptions = { GradCheckOptions.Default with Tolerance = GradientTolerance.AdVsBpttFloored }
+        let check = GradCheck.run (spec 3 HeadKind.PerStep) seedModel { checkOptions with FiniteDifferences = true } hell
         for line in check.ToText().TrimEnd().Split('\n') do
             write ("   " + line.TrimEnd '\r')
-        let trainedCheck = GradientCheck.run (spec 3 HeadKind.PerStep) full.Final checkOptions hell
-        let truncatedCheck = GradientCheck.run (spec 3 HeadKind.PerStep) seedModel { checkOptions with DetachEvery = Some 2 } hell
+        let trainedCheck = GradCheck.run (spec 3 HeadKind.PerStep) full.Final checkOptions hell
+        let truncatedCheck = GradCheck.run (spec 3 HeadKind.PerStep) seedModel { checkOptions with DetachEvery = Some 2 } hell
         let verdict (c: GradientCheckResult) = sprintf "%s (worst relative difference %s)" (if c.Passed then "PASS" else "FAIL") (e3 c.Parameters.MaxRelativeError)
         write (sprintf "   After full BPTT training: %s; truncated at k = 2: %s." (verdict trainedCheck) (verdict truncatedCheck))
         metrics.AddRange

@@ -80,10 +80,10 @@ module Seed002 =
 
     /// The seed's reading of the predictions: the first window's ten characters, then the last character of
     /// every later window (each window starts one character after the one before).
-    let private reconstruct (vocabulary: Vocabulary) (time: int) (predicted: int[]) : string =
+    let private reconstruct (vocabulary: Vocab) (time: int) (predicted: int[]) : string =
         let rows = Array.chunkBySize time predicted
         let ids = Array.append rows.[0] (rows.[1..] |> Array.map Array.last)
-        String.Concat(Vocabulary.decode vocabulary ids)
+        String.Concat(Vocab.decode vocabulary ids)
 
     /// The best accuracy any model that starts every window from the same state can reach: at step t it sees
     /// only the window's first t + 1 characters, so windows sharing them get one prediction; for each shared
@@ -121,8 +121,8 @@ module Seed002 =
 
         // The data: characters, a vocabulary of the distinct ones, every window of 10 with its next characters.
         let characters = Tokenize.characters sentence
-        let vocabulary = Vocabulary.build VocabularyOptions.Default [ characters ]
-        let ids = Vocabulary.encode vocabulary characters
+        let vocabulary = Vocab.build VocabOptions.Default [ characters ]
+        let ids = Vocab.encode vocabulary characters
         let windows = Windows.slide windowLength ids
         let batch = Batching.languageModel windows
         let v = vocabulary.Count

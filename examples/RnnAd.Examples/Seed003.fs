@@ -290,7 +290,7 @@ module Seed003 =
         write (sprintf "A training review (%s): \"%s\"" classNames.[int sample.Sentiment] shown)
         let sampleWords = wordsSeen data.MaxLength sample |> Array.truncate 10
         write (sprintf "  words: %s …" (String.Join(" ", sampleWords)))
-        write (sprintf "  ids:   %s …" (String.Join(" ", Vocabulary.encode vocabulary sampleWords)))
+        write (sprintf "  ids:   %s …" (String.Join(" ", Vocab.encode vocabulary sampleWords)))
         write (sprintf "Vocabulary: %s tokens: <pad> (id 0), <unk> (id 1) and the %s words seen at least %d times in the training reviews,"
                    (count vocabulary.Count) (count (vocabulary.Count - 2)) s.MinFrequency)
         write (sprintf "  at most 10,000 (torchtext's max_size and min_freq, as the seed: its vocabulary had 10,002); %.1f %% of the test words are <unk>."
@@ -409,7 +409,7 @@ module Seed003 =
         let fillerAccuracy =
             outcomes |> Array.map (fun o ->
                 s.Fillers |> List.map (fun k ->
-                    let ids = Vocabulary.encode vocabulary (Array.init k (fun i -> filler.[i % filler.Length]))
+                    let ids = Vocab.encode vocabulary (Array.init k (fun i -> filler.[i % filler.Length]))
                     let padded = test |> Array.map (fun e -> { e with Tokens = Array.append e.Tokens ids })
                     let a = (Evaluation.metrics (SequenceModel.model o.Model.Spec) o.Parameters (Batching.inOrder 256 (Batching.classification pad) padded)).Accuracy
                     metrics.Add(sprintf "%s.filler%d.accuracy" o.Model.Key k, a)

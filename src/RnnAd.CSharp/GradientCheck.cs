@@ -1,7 +1,7 @@
 using RnnAd.FSharp;
 using RnnAd.FSharp.Reference;
 using Microsoft.FSharp.Core;
-using CoreOptions = RnnAd.FSharp.Reference.GradientCheckOptions;
+using CoreOptions = RnnAd.FSharp.Reference.GradCheckOptions;
 using CoreReport = RnnAd.FSharp.Reference.GradientReport;
 
 namespace RnnAd;
@@ -201,10 +201,10 @@ public static class GradientCheck
         var core = (options ?? new()).ToCore();
         if (Bptt.unsupported(model.Spec) is { } why)
         {
-            var (ad, report) = OptionNames.Translate(() => FSharp.Reference.GradientCheck.withoutReference(model.Spec, model.Parameters, core, batch.Inner), CoreNames).ToValueTuple();
+            var (ad, report) = OptionNames.Translate(() => FSharp.Reference.GradCheck.withoutReference(model.Spec, model.Parameters, core, batch.Inner), CoreNames).ToValueTuple();
             return new GradientCheckReport(ad, report, why.Value);
         }
-        return new GradientCheckReport(OptionNames.Translate(() => FSharp.Reference.GradientCheck.run(model.Spec, model.Parameters, core, batch.Inner), CoreNames));
+        return new GradientCheckReport(OptionNames.Translate(() => FSharp.Reference.GradCheck.run(model.Spec, model.Parameters, core, batch.Inner), CoreNames));
     }
 
     /// <summary>The core's names of the gradient check's options, and the <see cref="GradientCheckOptions"/> properties that set them.</summary>

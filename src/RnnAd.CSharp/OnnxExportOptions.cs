@@ -37,11 +37,11 @@ public sealed record OnnxExportOptions
     /// </summary>
     public bool SequenceLengths { get; init; }
 
-    internal RnnAd.FSharp.OnnxExportOptions ToCore() =>
+    internal RnnAd.FSharp.OnnxOptions ToCore() =>
         new(Precision switch
             {
-                OnnxPrecision.Float32 => RnnAd.FSharp.OnnxPrecision.Float32,
-                OnnxPrecision.Float64 => RnnAd.FSharp.OnnxPrecision.Float64,
+                OnnxPrecision.Float32 => RnnAd.FSharp.OnnxFloat.Float32,
+                OnnxPrecision.Float64 => RnnAd.FSharp.OnnxFloat.Float64,
                 _ => throw new ArgumentException($"Unknown precision {Precision}.", nameof(Precision)),
             },
             Probabilities,

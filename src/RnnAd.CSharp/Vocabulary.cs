@@ -1,6 +1,6 @@
 using Microsoft.FSharp.Core;
 using RnnAd.FSharp.Data;
-using CoreVocabulary = RnnAd.FSharp.Data.Vocabulary;
+using CoreVocabulary = RnnAd.FSharp.Data.Vocab;
 
 namespace RnnAd;
 
@@ -28,11 +28,11 @@ public sealed record VocabularyOptions
     /// <summary>Keep only tokens seen at least this many times.</summary>
     public int MinFrequency { get; init; } = 1;
 
-    internal FSharp.Data.VocabularyOptions ToCore()
+    internal FSharp.Data.VocabOptions ToCore()
     {
         if (MaxSize is <= 0) throw new ArgumentException($"MaxSize must be positive, got {MaxSize}.", nameof(MaxSize));
         if (MinFrequency < 1) throw new ArgumentException($"MinFrequency must be at least 1, got {MinFrequency}.", nameof(MinFrequency));
-        return new FSharp.Data.VocabularyOptions(AddUnknown, AddPadding, MaxSize is { } m ? FSharpOption<int>.Some(m) : null, MinFrequency);
+        return new FSharp.Data.VocabOptions(AddUnknown, AddPadding, MaxSize is { } m ? FSharpOption<int>.Some(m) : null, MinFrequency);
     }
 }
 
@@ -69,21 +69,21 @@ public sealed class Vocabulary
     public static Vocabulary FromCharacters(string text, VocabularyOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return new(VocabularyModule.build((options ?? new()).ToCore(), new[] { Tokenize.characters(text) }), TokenKind.Characters);
+        return new(VocabModule.build((options ?? new()).ToCore(), new[] { Tokenize.characters(text) }), TokenKind.Characters);
     }
 
     /// <summary>A word vocabulary of texts: lower-cased, HTML line breaks removed, split on anything but letters, digits and inner apostrophes.</summary>
     public static Vocabulary FromWords(IEnumerable<string> texts, VocabularyOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        return new(VocabularyModule.build((options ?? new()).ToCore(), texts.Select(t => Tokenize.words(t ?? throw new ArgumentNullException(nameof(texts), "A text is null.")))), TokenKind.Words);
+        return new(VocabModule.build((options ?? new()).ToCore(), texts.Select(t => Tokenize.words(t ?? throw new ArgumentNullException(nameof(texts), "A text is null.")))), TokenKind.Words);
     }
 
     /// <summary>A vocabulary with exactly these tokens in this id order (e.g. one saved with a model).</summary>
     public static Vocabulary FromTokens(IReadOnlyList<string> tokens, TokenKind kind)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        return new(VocabularyModule.ofTokens(tokens.ToArray()), kind);
+        return new(VocabModule.ofTokens(tokens.ToArray()), kind);
     }
 
     /// <summary>The tokens of a text, split as this vocabulary splits text.</summary>
@@ -94,13 +94,13 @@ public sealed class Vocabulary
     }
 
     /// <summary>The ids of a text's tokens; an unknown token maps to <c>&lt;unk&gt;</c> or, without one, throws naming it and its position.</summary>
-    public int[] Encode(string text) => VocabularyModule.encode(Inner, Split(text));
+    public int[] Encode(string text) => VocabModule.encode(Inner, Split(text));
 
     /// <summary>The text of ids: characters joined directly, words with spaces.</summary>
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        return string.Join(Kind == TokenKind.Characters ? "" : " ", VocabularyModule.decode(Inner, ids.ToArray()));
+        return string.Join(Kind == TokenKind.Characters ? "" : " ", VocabModule.decode(Inner, ids.ToArray()));
     }
 
     /// <summary>The id of a token, if it is in the vocabulary.</summary>
@@ -116,6 +116,6 @@ public sealed class Vocabulary
         // Saved vocabularies keep their tokens only; single-character ordinary tokens mean a character vocabulary.
         var ordinary = tokens.Where(t => t != CoreVocabulary.PaddingToken && t != CoreVocabulary.UnknownToken);
         var kind = ordinary.All(t => Tokenize.characters(t).Length == 1) ? TokenKind.Characters : TokenKind.Words;
-        return new(VocabularyModule.ofTokens(tokens), kind);
+        return new(VocabModule.ofTokens(tokens), kind);
     }
 }

@@ -20,16 +20,16 @@ module Reviews =
     /// The words of a review (`Tokenize.words`).
     let words (review: Review) : string[] = Tokenize.words review.Text
 
-    /// A word vocabulary of reviews (typically the training split) by `Vocabulary.build`.
-    let vocabulary (options: VocabularyOptions) (reviews: Review[]) : Vocabulary =
+    /// A word vocabulary of reviews (typically the training split) by `Vocab.build`.
+    let vocabulary (options: VocabOptions) (reviews: Review[]) : Vocab =
         if isNull reviews then nullArg "reviews"
-        Vocabulary.build options (reviews |> Seq.map words)
+        Vocab.build options (reviews |> Seq.map words)
 
     /// Classification examples: each review's words encoded (unknown words become `<unk>` if the vocabulary
     /// has it, else raise), cut to the first `maxLength` words when given (torchtext's `fix_length` without
     /// the padding, which batching adds), labelled with the sentiment's value. A review without words raises
     /// naming it.
-    let examples (vocabulary: Vocabulary) (maxLength: int option) (reviews: Review[]) : ClassificationExample[] =
+    let examples (vocabulary: Vocab) (maxLength: int option) (reviews: Review[]) : ClassificationExample[] =
         if isNull reviews then nullArg "reviews"
         match maxLength with
         | Some m when m <= 0 -> invalidArg "maxLength" (sprintf "the maximum length must be positive, got %d" m)
@@ -43,5 +43,5 @@ module Reviews =
             if vocabulary.UnknownId.IsNone then
                 kept |> Array.iteri (fun i w ->
                     if (vocabulary.TryId w).IsNone then
-                        invalidArg "reviews" (sprintf "word '%s' at position %d of review '%s' is not in the vocabulary (no %s)" w i review.Name Vocabulary.UnknownToken))
-            { Tokens = Vocabulary.encode vocabulary kept; Label = int review.Sentiment })
+                        invalidArg "reviews" (sprintf "word '%s' at position %d of review '%s' is not in the vocabulary (no %s)" w i review.Name Vocab.UnknownToken))
+            { Tokens = Vocab.encode vocabulary kept; Label = int review.Sentiment })

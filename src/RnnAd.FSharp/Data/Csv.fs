@@ -6,7 +6,7 @@ open System.IO
 open CsvHelper
 
 /// Texts with a class each, read from a CSV file: `Labels` index into `ClassNames`.
-type LabelledTexts =
+type LabelledTextTable =
     { Texts: string[]
       Labels: int[]
       /// The distinct labels of the file in ordinal order, so the same file always gives the same indices.
@@ -52,7 +52,7 @@ module Csv =
 
     /// The texts of `textColumn` and the labels of `labelColumn`, one example per row. Raises
     /// InvalidDataException naming the line when a text or a label is empty, or the file has no row.
-    let readLabelledText (path: string) (textColumn: string) (labelColumn: string) : LabelledTexts =
+    let readLabelledText (path: string) (textColumn: string) (labelColumn: string) : LabelledTextTable =
         let header, rows = table path
         let t, l = column path header textColumn, column path header labelColumn
         if rows.Length = 0 then raise (InvalidDataException(sprintf "CSV file '%s' has a header but no row" path))

@@ -10,7 +10,7 @@ open RnnAd.FSharp.Interop
 
 /// The element type of an exported ONNX graph's inputs, weights and outputs.
 [<RequireQualifiedAccess>]
-type OnnxPrecision =
+type OnnxFloat =
     /// float32 (ONNX `tensor(float)`): weights rounded to the nearest float32.
     | Float32
     /// float64 (ONNX `tensor(double)`): weights exactly as RnnAd holds them; the recurrent layers are `Scan`
@@ -18,9 +18,9 @@ type OnnxPrecision =
     | Float64
 
 /// How `Onnx.export` writes a model.
-type OnnxExportOptions =
+type OnnxOptions =
     { /// The element type of the graph.
-      Precision: OnnxPrecision
+      Precision: OnnxFloat
       /// Output probabilities instead of the head's raw outputs: the softmax of the class scores for a
       /// cross-entropy model, the logistic function of each output for a binary cross-entropy (multi-label) one.
       Probabilities: bool
@@ -31,7 +31,7 @@ type OnnxExportOptions =
       SequenceLengths: bool }
 
     /// float32, raw outputs, no lengths.
-    static member Default = { Precision = OnnxPrecision.Float32; Probabilities = false; SequenceLengths = false }
+    static member Default = { Precision = OnnxFloat.Float32; Probabilities = false; SequenceLengths = false }
 
 /// Export of sequence models to ONNX, the open format of neural networks that ONNX Runtime and other engines
 /// run. The graph uses the operator set `Onnx.opset` of the default domain: the input encoding (`Gather` from
@@ -61,12 +61,12 @@ module Onnx =
         | InputEncoding.OneHot _
         | InputEncoding.Embedding _ -> "tokens"
 
-    /// The name of the optional input of sequence lengths (`OnnxExportOptions.SequenceLengths`).
+    /// The name of the optional input of sequence lengths (`OnnxOptions.SequenceLengths`).
     [<Literal>]
     let lengthsName = "lengths"
 
     /// The name of the graph's output: `probabilities` when the options ask for them, else `outputs`.
-    let outputName (options: OnnxExportOptions) : string = if options.Probabilities then "probabilities" else "outputs"
+    let outputName (options: OnnxOptions) : string = if options.Probabilities then "probabilities" else "outputs"
 
     /// The largest model written: protobuf, ONNX's file format, refuses messages of 2 GiB or more, and the
     /// weights are stored inside the file (ONNX's external-data files are not written).
@@ -74,7 +74,7 @@ module Onnx =
 
     /// Why `spec` cannot be exported with `options`, if it cannot: what ONNX's operators cannot express, or
     /// what the options ask of a model that has no such thing.
-    let problem (spec: ModelSpec) (options: OnnxExportOptions) : string option =
+    let problem (spec: ModelSpec) (options: OnnxOptions) : string option =
         match Cells.tryBuiltIn spec.Cell with
         | None ->
             Some(sprintf "the cell '%s' is a custom cell; ONNX's RNN, LSTM and GRU operators express only the built-in cells (RNN_TANH, RNN_RELU, LSTM, GRU)" spec.Cell.Name)
@@ -89,36 +89,36 @@ module Onnx =
             | _ -> None
 
     /// Raises an ArgumentException naming what is at fault unless `spec` can be exported with `options`.
-    let check (spec: ModelSpec) (options: OnnxExportOptions) : unit =
+    let check (spec: ModelSpec) (options: OnnxOptions) : unit =
         SequenceModel.validate spec
         problem spec options |> Option.iter (fun message -> invalidArg "spec" (sprintf "cannot export to ONNX: %s" message))
 
     /// The ONNX element type of a precision, and its bytes per value.
-    let private elementType (precision: OnnxPrecision) =
+    let private elementType (precision: OnnxFloat) =
         match precision with
-        | OnnxPrecision.Float32 -> OnnxProto.Float, 4
-        | OnnxPrecision.Float64 -> OnnxProto.Double, 8
+        | OnnxFloat.Float32 -> OnnxProto.Float, 4
+        | OnnxFloat.Float64 -> OnnxProto.Double, 8
 
     /// Row-major values as little-endian bytes of the graph's element type (float32: rounded to nearest).
-    let private encode (precision: OnnxPrecision) (values: float[]) : byte[] =
+    let private encode (precision: OnnxFloat) (values: float[]) : byte[] =
         let _, size = elementType precision
         let bytes = Array.zeroCreate<byte> (values.Length * size)
         for i in 0 .. values.Length - 1 do
             match precision with
-            | OnnxPrecision.Float64 -> BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values.[i])
-            | OnnxPrecision.Float32 -> BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), float32 values.[i])
+            | OnnxFloat.Float64 -> BinaryPrimitives.WriteDoubleLittleEndian(bytes.AsSpan(i * 8), values.[i])
+            | OnnxFloat.Float32 -> BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), float32 values.[i])
         bytes
 
     /// Raises an ArgumentException naming the parameter and the entry unless every weight is finite and, in
     /// float32, within float32's range: the graph would compute NaN or infinity where RnnAd computes numbers.
-    let private checkWeights (spec: ModelSpec) (ps: NamedTensors) (precision: OnnxPrecision) : unit =
+    let private checkWeights (spec: ModelSpec) (ps: NamedTensors) (precision: OnnxFloat) : unit =
         for name, _ in SequenceModel.expectedShapes spec do
             let values = ps.[name].Value.AsSpan()
             for i in 0 .. values.Length - 1 do
                 let v = values.[i]
                 if not (Double.IsFinite v) then
                     invalidArg "parameters" (sprintf "cannot export to ONNX: parameter '%s' holds %g at flat index %d; every weight must be finite" name v i)
-                if precision = OnnxPrecision.Float32 && Single.IsInfinity(float32 v) then
+                if precision = OnnxFloat.Float32 && Single.IsInfinity(float32 v) then
                     invalidArg "parameters" (sprintf "cannot export to ONNX: parameter '%s' holds %g at flat index %d, beyond float32's range (±3.4e38); export in float64" name v i)
 
     /// PyTorch's stacked gate blocks reordered into ONNX's: row block k of the result is block `order.[k]` of
@@ -138,7 +138,7 @@ module Onnx =
 
     /// A model's constants, shared by its graph and the subgraphs inside it (a subgraph reads the outer
     /// graph's values by name), with a count of their bytes.
-    type private Constants(precision: OnnxPrecision) =
+    type private Constants(precision: OnnxFloat) =
         let tensors = ResizeArray<OnnxTensor>()
         let mutable bytes = 0L
 
@@ -405,7 +405,7 @@ module Onnx =
         |> fst
 
     /// What the model is, in words, for the file's description.
-    let private describe (spec: ModelSpec) (kind: CellKind) (options: OnnxExportOptions) : string =
+    let private describe (spec: ModelSpec) (kind: CellKind) (options: OnnxOptions) : string =
         let input =
             match spec.Input with
             | InputEncoding.OneHot v -> sprintf "one-hot token ids of a vocabulary of %d" v
@@ -422,11 +422,11 @@ module Onnx =
         sprintf "RnnAd %s, %d layer%s of %d%s; %s%s; %s, %d %s %s; %s"
             kind.Name spec.Layers (if spec.Layers = 1 then "" else "s") spec.HiddenSize (if spec.Bidirectional then ", bidirectional" else "")
             input (if options.SequenceLengths then ", sequence lengths for end padding" else "") head spec.Outputs what where
-            (match options.Precision with OnnxPrecision.Float32 -> "float32" | OnnxPrecision.Float64 -> "float64")
+            (match options.Precision with OnnxFloat.Float32 -> "float32" | OnnxFloat.Float64 -> "float64")
 
     /// The library's version without the commit Source Link appends.
     let private version () =
-        let assembly = typeof<OnnxExportOptions>.Assembly
+        let assembly = typeof<OnnxOptions>.Assembly
         match assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>() with
         | null -> string (assembly.GetName().Version)
         | a -> a.InformationalVersion.Split('+').[0]
@@ -434,7 +434,7 @@ module Onnx =
     /// The model as the bytes of an ONNX file. Raises an ArgumentException naming what is at fault for a model
     /// ONNX's operators cannot express (see `problem`), parameters that do not fit the spec, or a weight that is
     /// not finite (or beyond float32's range in a float32 export).
-    let toBytes (spec: ModelSpec) (ps: NamedTensors) (options: OnnxExportOptions) : byte[] =
+    let toBytes (spec: ModelSpec) (ps: NamedTensors) (options: OnnxOptions) : byte[] =
         if isNull (box spec) then nullArg "spec"
         if isNull (box ps) then nullArg "ps"
         check spec options
@@ -452,8 +452,8 @@ module Onnx =
         let b = GraphBuilder(constants, "")
         let features =
             match options.Precision with
-            | OnnxPrecision.Float32 -> operatorStack b spec kind ps options.SequenceLengths (encodeInput b true spec ps)
-            | OnnxPrecision.Float64 -> scanStack b spec kind ps options.SequenceLengths (encodeInput b false spec ps)
+            | OnnxFloat.Float32 -> operatorStack b spec kind ps options.SequenceLengths (encodeInput b true spec ps)
+            | OnnxFloat.Float64 -> scanStack b spec kind ps options.SequenceLengths (encodeInput b false spec ps)
         let outputs = head b spec ps features
         let final =
             match spec.Loss, options.Probabilities with
@@ -486,7 +486,7 @@ module Onnx =
                   Outputs = [ { Name = outputName options; DataType = b.DataType; Shape = outputShape } ] } }
 
     /// Writes the model as ONNX to a stream (see `toBytes`); nothing is written when the model is refused.
-    let export (spec: ModelSpec) (ps: NamedTensors) (options: OnnxExportOptions) (stream: Stream) : unit =
+    let export (spec: ModelSpec) (ps: NamedTensors) (options: OnnxOptions) (stream: Stream) : unit =
         if isNull stream then nullArg "stream"
         let bytes = toBytes spec ps options
         stream.Write(bytes, 0, bytes.Length)
@@ -494,7 +494,7 @@ module Onnx =
     /// Writes the model as an ONNX file, atomically (a temporary file beside it, renamed over it once
     /// complete), following a final symbolic link; a directory, device, FIFO or socket at `path` is refused
     /// and left alone (see `OutputFile`). A refused model writes nothing.
-    let exportFile (spec: ModelSpec) (ps: NamedTensors) (options: OnnxExportOptions) (path: string) : unit =
+    let exportFile (spec: ModelSpec) (ps: NamedTensors) (options: OnnxOptions) (path: string) : unit =
         if String.IsNullOrWhiteSpace path then invalidArg "path" "the path of the ONNX file must not be empty"
         let bytes = toBytes spec ps options
         OutputFile.writeAtomically (sprintf "cannot write ONNX file '%s'" path) ignore path (fun stream -> stream.Write(bytes, 0, bytes.Length))

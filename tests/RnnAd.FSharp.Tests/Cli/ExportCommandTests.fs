@@ -26,9 +26,9 @@ let export =
                 // With --lengths, sequences of 6, 2 and 4 real steps; outputs compared at the real steps.
                 let padded = { abcdBatch with Mask = Some(Array.init 18 (fun i -> if i % 6 < [| 6; 2; 4 |].[i / 6] then 1.0 else 0.0)) }
                 for flags, precision, probabilities, tolerance, floor in
-                    [ [ "--softmax" ], OnnxPrecision.Float32, true, OnnxExportTests.float32Tolerance, OnnxExportTests.float32Floor
-                      [ "--float64" ], OnnxPrecision.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor
-                      [ "--lengths"; "--float64" ], OnnxPrecision.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor ] do
+                    [ [ "--softmax" ], OnnxFloat.Float32, true, OnnxExportTests.float32Tolerance, OnnxExportTests.float32Floor
+                      [ "--float64" ], OnnxFloat.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor
+                      [ "--lengths"; "--float64" ], OnnxFloat.Float64, false, OnnxExportTests.float64Tolerance, OnnxExportTests.float64Floor ] do
                     let lengths = List.contains "--lengths" flags
                     let batch = if lengths then padded else abcdBatch
                     let onnx = Path.Combine(folder, "model.onnx")

@@ -10,11 +10,11 @@ open RnnAd.FSharp.Tests
 // and the text encodes to 5 4 0 0 1 2 7 1 6 0 3.
 let private text = "hello world"
 
-let private vocabulary = Vocabulary.build VocabularyOptions.Default [ Tokenize.characters text ]
+let private vocabulary = Vocab.build VocabOptions.Default [ Tokenize.characters text ]
 
-let private ids = Vocabulary.encode vocabulary (Tokenize.characters text)
+let private ids = Vocab.encode vocabulary (Tokenize.characters text)
 
-let private asText (ids: int[]) = System.String.Concat(Vocabulary.decode vocabulary ids)
+let private asText (ids: int[]) = System.String.Concat(Vocab.decode vocabulary ids)
 
 [<Tests>]
 let tests =

@@ -105,12 +105,12 @@ let private lengthsOf (batch: SequenceBatch) : int64[] =
 
 /// Runs an exported graph on a batch in ONNX Runtime (with its lengths if `lengths`); returns the output's
 /// values (as float64) and shape.
-let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
+let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (precision: OnnxFloat) (batch: SequenceBatch) : float[] * int64[] =
     use input =
         match batch.Input, precision with
         | SequenceInput.Tokens ids, _ -> OrtValue.CreateTensorValueFromMemory(Array.map int64 ids, [| int64 batch.Batch; int64 batch.Time |])
-        | SequenceInput.Features x, OnnxPrecision.Float32 -> OrtValue.CreateTensorValueFromMemory(x.ToArray() |> Array.map float32, Array.map int64 x.Shape)
-        | SequenceInput.Features x, OnnxPrecision.Float64 -> OrtValue.CreateTensorValueFromMemory(x.ToArray(), Array.map int64 x.Shape)
+        | SequenceInput.Features x, OnnxFloat.Float32 -> OrtValue.CreateTensorValueFromMemory(x.ToArray() |> Array.map float32, Array.map int64 x.Shape)
+        | SequenceInput.Features x, OnnxFloat.Float64 -> OrtValue.CreateTensorValueFromMemory(x.ToArray(), Array.map int64 x.Shape)
     use lengthsValue = OrtValue.CreateTensorValueFromMemory(lengthsOf batch, [| int64 batch.Batch |])
     use options = new Microsoft.ML.OnnxRuntime.RunOptions()
     let outputName = session.OutputNames.[0]
@@ -119,12 +119,12 @@ let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (p
     let output = results.[0]
     let values =
         match precision with
-        | OnnxPrecision.Float32 -> output.GetTensorDataAsSpan<float32>().ToArray() |> Array.map float
-        | OnnxPrecision.Float64 -> output.GetTensorDataAsSpan<float>().ToArray()
+        | OnnxFloat.Float32 -> output.GetTensorDataAsSpan<float32>().ToArray() |> Array.map float
+        | OnnxFloat.Float64 -> output.GetTensorDataAsSpan<float>().ToArray()
     values, output.GetTensorTypeAndShape().Shape
 
 /// Runs an exported graph without lengths.
-let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxPrecision) (batch: SequenceBatch) : float[] * int64[] =
+let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxFloat) (batch: SequenceBatch) : float[] * int64[] =
     runOnnxWith false session spec precision batch
 
 /// |a − b| / max(|a|, |b|, floor) over all entries: the worst, and where.
@@ -134,7 +134,7 @@ let worst (floor: float) (expected: float[]) (actual: float[]) : float * int =
 
 /// Exports a configuration, runs it in ONNX Runtime on every shape and compares with RnnAd: fails when an
 /// entry's relative difference (with `floor`) exceeds `tolerance`.
-let private agreement (precision: OnnxPrecision) (tolerance: float) (floor: float) (index: int) (c: Configuration) : unit =
+let private agreement (precision: OnnxFloat) (tolerance: float) (floor: float) (index: int) (c: Configuration) : unit =
     let ps = SequenceModel.init c.Spec (100 + index)
     let bytes = Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities; SequenceLengths = false }
     use session = new InferenceSession(bytes)
@@ -164,11 +164,11 @@ let float32Tolerance, float32Floor = 1e-5, 0.1
 let float64Tolerance, float64Floor = 1e-12, 1e-12
 
 /// A test of every configuration in each precision, with that precision's tolerance and floor.
-let private everyConfiguration (name: string) (check: OnnxPrecision -> float -> float -> int -> Configuration -> unit) : Test =
+let private everyConfiguration (name: string) (check: OnnxFloat -> float -> float -> int -> Configuration -> unit) : Test =
     testList name [
         for index, c in List.indexed configurations do
-            test (sprintf "float32: %s" c.Name) { check OnnxPrecision.Float32 float32Tolerance float32Floor index c }
-            test (sprintf "float64: %s" c.Name) { check OnnxPrecision.Float64 float64Tolerance float64Floor index c }
+            test (sprintf "float32: %s" c.Name) { check OnnxFloat.Float32 float32Tolerance float32Floor index c }
+            test (sprintf "float64: %s" c.Name) { check OnnxFloat.Float64 float64Tolerance float64Floor index c }
     ]
 
 [<Tests>]
@@ -183,7 +183,7 @@ let atRealSteps (spec: ModelSpec) (batch: SequenceBatch) (values: float[]) : flo
 
 /// Lengths with end padding: the whole sequence, one step, and in between; per-sequence outputs are compared
 /// whole, per-step ones at the real steps (those at padded steps mean nothing).
-let private paddedAgreement (precision: OnnxPrecision) (tolerance: float) (floor: float) (index: int) (c: Configuration) : unit =
+let private paddedAgreement (precision: OnnxFloat) (tolerance: float) (floor: float) (index: int) (c: Configuration) : unit =
     let ps = SequenceModel.init c.Spec (200 + index)
     use session = new InferenceSession(Onnx.toBytes c.Spec ps { Precision = precision; Probabilities = c.Probabilities; SequenceLengths = true })
     let lengths = [| 9; 1; 5; 3 |]
@@ -208,9 +208,9 @@ let sensitivityTests =
             test (sprintf "%s: one weight of any gate block changed by 0.05 exceeds the float32 tolerance" cell.Name) {
                 let spec = small cell
                 let ps = SequenceModel.init spec 5
-                use session = new InferenceSession(Onnx.toBytes spec ps OnnxExportOptions.Default)
+                use session = new InferenceSession(Onnx.toBytes spec ps OnnxOptions.Default)
                 let batch = batchFor spec 6 2 5
-                let got, _ = runOnnx session spec OnnxPrecision.Float32 batch
+                let got, _ = runOnnx session spec OnnxFloat.Float32 batch
                 let c = { Name = cell.Name; Spec = spec; Probabilities = false }
                 let r, _ = worst float32Floor (expected c ps batch) got
                 Expect.isLessThanOrEqual r float32Tolerance "the export itself agrees"
@@ -232,17 +232,17 @@ let refusalTests =
                 Cell.create "Echo" [ Cell.parameter "weight_ih" (fun input hidden -> [| hidden; input |]) ] 1
                     (fun p _ x -> CellState.Of(tanh (Nn.linearNoBias p.["weight_ih"] x)))
             let spec = small echo
-            Check.throwsWith [ "cannot export to ONNX"; "'Echo'"; "custom cell" ] (fun () -> Onnx.toBytes spec (SequenceModel.init spec 1) OnnxExportOptions.Default)
+            Check.throwsWith [ "cannot export to ONNX"; "'Echo'"; "custom cell" ] (fun () -> Onnx.toBytes spec (SequenceModel.init spec 1) OnnxOptions.Default)
         }
 
         test "probabilities of a regression model or a custom loss are refused, naming the loss" {
             let spec = small Cells.lstm
-            let options = { OnnxExportOptions.Default with Probabilities = true }
+            let options = { OnnxOptions.Default with Probabilities = true }
             Check.throwsWith [ "mse"; "regression"; "no softmax" ] (fun () -> Onnx.toBytes spec (SequenceModel.init spec 1) options)
             let custom = { spec with Loss = Loss.Custom { Name = "mine"; Targets = TargetKind.Classes; Compute = fun o _ _ -> o.Sum() } }
             Check.throwsWith [ "'mine'"; "probabilities" ] (fun () -> Onnx.toBytes custom (SequenceModel.init custom 1) options)
             // Its raw outputs export.
-            Expect.isNonEmpty (Onnx.toBytes custom (SequenceModel.init custom 1) OnnxExportOptions.Default) "raw outputs of a custom loss"
+            Expect.isNonEmpty (Onnx.toBytes custom (SequenceModel.init custom 1) OnnxOptions.Default) "raw outputs of a custom loss"
         }
 
         test "a weight that is not finite is refused, and one beyond float32's range only in float32" {
@@ -251,16 +251,16 @@ let refusalTests =
             let withEntry (value: float) =
                 NamedTensors(ps.Entries |> Array.map (fun (n, t) ->
                     n, (if n = "rnn.weight_hh_l0" then Tensor.OfArray(t.Shape, Array.updateAt 7 value (t.ToArray())) else t)))
-            Check.throwsWith [ "'rnn.weight_hh_l0'"; "NaN"; "index 7"; "finite" ] (fun () -> Onnx.toBytes spec (withEntry nan) OnnxExportOptions.Default)
-            Check.throwsWith [ "'rnn.weight_hh_l0'"; "1e+39"; "float32" ] (fun () -> Onnx.toBytes spec (withEntry 1e39) OnnxExportOptions.Default)
-            Expect.isNonEmpty (Onnx.toBytes spec (withEntry 1e39) { OnnxExportOptions.Default with Precision = OnnxPrecision.Float64 }) "float64 holds it"
+            Check.throwsWith [ "'rnn.weight_hh_l0'"; "NaN"; "index 7"; "finite" ] (fun () -> Onnx.toBytes spec (withEntry nan) OnnxOptions.Default)
+            Check.throwsWith [ "'rnn.weight_hh_l0'"; "1e+39"; "float32" ] (fun () -> Onnx.toBytes spec (withEntry 1e39) OnnxOptions.Default)
+            Expect.isNonEmpty (Onnx.toBytes spec (withEntry 1e39) { OnnxOptions.Default with Precision = OnnxFloat.Float64 }) "float64 holds it"
         }
 
         test "parameters that do not fit the spec are refused, naming the parameter" {
             let spec = small Cells.lstm
             let ps = SequenceModel.init spec 1
             let missing = NamedTensors(ps.Entries |> Array.filter (fun (n, _) -> n <> "fc.bias"))
-            Check.throwsWith [ "fc.bias" ] (fun () -> Onnx.toBytes spec missing OnnxExportOptions.Default)
+            Check.throwsWith [ "fc.bias" ] (fun () -> Onnx.toBytes spec missing OnnxOptions.Default)
         }
     ]
 
@@ -288,7 +288,7 @@ let fileTests =
     testList "Interop/ONNX files" [
         test "ONNX Runtime reads the inputs, outputs and description back" {
             let spec = model Cells.lstm (InputEncoding.Embedding(12, 4)) 6 2 true HeadKind.PerStep [ 5 ] 12 Loss.crossEntropy
-            use session = new InferenceSession(Onnx.toBytes spec (SequenceModel.init spec 3) { OnnxExportOptions.Default with Probabilities = true })
+            use session = new InferenceSession(Onnx.toBytes spec (SequenceModel.init spec 3) { OnnxOptions.Default with Probabilities = true })
             let input = session.InputMetadata.["tokens"]
             Expect.equal (List.ofSeq session.InputMetadata.Keys) [ "tokens" ] "one input, the token ids"
             Expect.equal input.ElementType typeof<int64> "int64 ids"
@@ -303,11 +303,11 @@ let fileTests =
             Expect.stringContains session.ModelMetadata.Description "LSTM, 2 layers of 6, bidirectional" "the description says what the model is"
             Expect.stringContains session.ModelMetadata.Description "class probabilities (softmax)" "and what it outputs"
             let features = model Cells.gru (InputEncoding.Features 3) 4 1 false HeadKind.LastStep [] 2 Loss.MeanSquaredError
-            use session = new InferenceSession(Onnx.toBytes features (SequenceModel.init features 3) { OnnxExportOptions.Default with Precision = OnnxPrecision.Float64 })
+            use session = new InferenceSession(Onnx.toBytes features (SequenceModel.init features 3) { OnnxOptions.Default with Precision = OnnxFloat.Float64 })
             Expect.equal session.InputMetadata.["features"].Dimensions [| -1; -1; 3 |] "(batch, time, features)"
             Expect.equal session.InputMetadata.["features"].ElementType typeof<float> "float64 features"
             Expect.equal session.OutputMetadata.["outputs"].Dimensions [| -1; 2 |] "(batch, outputs) per sequence"
-            use session = new InferenceSession(Onnx.toBytes features (SequenceModel.init features 3) { OnnxExportOptions.Default with SequenceLengths = true })
+            use session = new InferenceSession(Onnx.toBytes features (SequenceModel.init features 3) { OnnxOptions.Default with SequenceLengths = true })
             Expect.equal (List.ofSeq session.InputMetadata.Keys) [ "features"; "lengths" ] "the lengths follow the features"
             Expect.equal session.InputMetadata.["lengths"].ElementType typeof<int64> "int64 lengths"
             Expect.equal session.InputMetadata.["lengths"].SymbolicDimensions [| "batch" |] "one per sequence"
@@ -319,12 +319,12 @@ let fileTests =
                 let ps = SequenceModel.init spec 2
                 let path = Path.Combine(folder, "model.onnx")
                 File.WriteAllText(path, "an older file")
-                Onnx.exportFile spec ps OnnxExportOptions.Default path
-                Expect.equal (File.ReadAllBytes path) (Onnx.toBytes spec ps OnnxExportOptions.Default) "the file holds the model"
-                Expect.equal (Onnx.toBytes spec ps OnnxExportOptions.Default) (Onnx.toBytes spec ps OnnxExportOptions.Default) "deterministic bytes"
+                Onnx.exportFile spec ps OnnxOptions.Default path
+                Expect.equal (File.ReadAllBytes path) (Onnx.toBytes spec ps OnnxOptions.Default) "the file holds the model"
+                Expect.equal (Onnx.toBytes spec ps OnnxOptions.Default) (Onnx.toBytes spec ps OnnxOptions.Default) "deterministic bytes"
                 Expect.equal (Directory.GetFiles folder) [| path |] "no temporary file is left behind"
                 let refused = Path.Combine(folder, "refused.onnx")
-                Check.throwsWith [ "regression" ] (fun () -> Onnx.exportFile spec ps { OnnxExportOptions.Default with Probabilities = true } refused)
+                Check.throwsWith [ "regression" ] (fun () -> Onnx.exportFile spec ps { OnnxOptions.Default with Probabilities = true } refused)
                 Expect.isFalse (File.Exists refused) "nothing written for a refused model")
         }
 
@@ -334,7 +334,7 @@ let fileTests =
                 let target = Path.Combine(folder, "dir.onnx")
                 Directory.CreateDirectory target |> ignore
                 TempFolder.throws<IOException, _> [ "cannot write ONNX file"; "directory" ] (fun () ->
-                    Onnx.exportFile spec (SequenceModel.init spec 1) OnnxExportOptions.Default target)
+                    Onnx.exportFile spec (SequenceModel.init spec 1) OnnxOptions.Default target)
                 Expect.isTrue (Directory.Exists target) "the directory is left alone")
         }
     ]

@@ -77,7 +77,7 @@ let tests =
             for layers, bidirectional in [ 1, false; 2, true ] do
                 let s = featureSpec mgu layers bidirectional
                 let ps = SequenceModel.init s 4
-                let _, report = GradientCheck.againstFiniteDifferences (SequenceModel.model s) ps GradientTolerance.FiniteDifferences (padded 5 3 3)
+                let _, report = GradCheck.againstFiniteDifferences (SequenceModel.model s) ps GradientTolerance.FiniteDifferences (padded 5 3 3)
                 Expect.isTrue report.Passed (report.ToTable())
         }
         test "padding changes neither the loss nor the final state" {

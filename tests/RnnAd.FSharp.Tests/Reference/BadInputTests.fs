@@ -61,7 +61,7 @@ let tests =
         test "finite differences cannot check truncated BPTT" {
             let noDropout = { spec with Dropout = 0.0 }
             Check.throwsWith [ "finite differences"; "DetachEvery 1 < time 2" ] (fun () ->
-                GradientCheck.run noDropout ps { GradientCheckOptions.Default with DetachEvery = Some 1; FiniteDifferences = true } batch)
+                GradCheck.run noDropout ps { GradCheckOptions.Default with DetachEvery = Some 1; FiniteDifferences = true } batch)
         }
         test "a probe name that collides with a parameter is refused" {
             Check.throwsWith [ "h_l0"; "reserved" ] (fun () -> AdGradients.run spec (NamedTensors(Array.append ps.Entries [| "h_l0", Tensor.Zeros [| 1 |] |])) RunOptions.Default batch)

@@ -38,7 +38,7 @@ let tests =
                     // 2× PyTorch's initial range: gates away from their linear middle
                     let ps = SequenceModel.init s (layers * 10 + kind.Gates) |> NamedTensors.map (fun _ t -> t * 2.0)
                     // finite differences see the full gradient, so they check the untruncated runs only
-                    let r = GradientCheck.run s ps { GradientCheckOptions.Default with FiniteDifferences = detach.IsNone; DetachEvery = detach } (batch (layers + 7) head)
+                    let r = GradCheck.run s ps { GradCheckOptions.Default with FiniteDifferences = detach.IsNone; DetachEvery = detach } (batch (layers + 7) head)
                     Expect.isTrue r.Passed (sprintf "layers %d, bidirectional %b, %A, truncation %A:\n%s" layers bidirectional head detach (r.ToText()))
                     let names = (SequenceModel.model s).Parameters |> Array.map fst
                     Expect.equal r.Bptt.Parameters.Names names "the reference's gradient names the model's parameters, no more"

@@ -70,7 +70,7 @@ let randomized =
 let private fdCases =
     Array.init finiteDifferenceCount (fun i ->
         let case = random "finite-differences" small i
-        case, lazy (GradientCheck.run case.Spec case.Params { GradientCheckOptions.Default with FiniteDifferences = true } case.Batch))
+        case, lazy (GradCheck.run case.Spec case.Params { GradCheckOptions.Default with FiniteDifferences = true } case.Batch))
 
 [<Tests>]
 let finiteDifferences =

@@ -129,13 +129,13 @@ let tests =
         }
         test "GradientCheck.run passes on a correct model and prints every table" {
             let case = random "one-call" { Input = 3; Hidden = 3; Time = 4; Batch = 2; Layers = 2 } 2
-            let r = GradientCheck.run case.Spec case.Params { GradientCheckOptions.Default with FiniteDifferences = true } case.Batch
+            let r = GradCheck.run case.Spec case.Params { GradCheckOptions.Default with FiniteDifferences = true } case.Batch
             if not r.Passed then failtestf "%s" (r.ToText())
             Expect.equal (r.FiniteDifferences |> Array.map (fun x -> x.LeftLabel, x.RightLabel)) [| "AD", "FD"; "BPTT", "FD" |] "both exact gradients vs FD"
             let text = r.ToText()
             for fragment in [ "AD vs BPTT: PASS"; "AD vs FD: PASS"; "BPTT vs FD: PASS"; "h_l0"; "gradient check PASSED" ] do
                 Expect.stringContains text fragment "the text report"
-            let plain = GradientCheck.run case.Spec case.Params GradientCheckOptions.Default case.Batch
+            let plain = GradCheck.run case.Spec case.Params GradCheckOptions.Default case.Batch
             Expect.isEmpty plain.FiniteDifferences "no finite differences unless asked"
         }
         test "AdGradients' probes change no value: its gradients are the plain AD gradients, to the bit" {

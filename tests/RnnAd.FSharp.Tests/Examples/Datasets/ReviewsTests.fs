@@ -11,7 +11,7 @@ open RnnAd.Examples.Datasets
 let private negative = { Name = "0_1.txt"; Text = "Bad, bad film.<br />Not good."; Sentiment = Sentiment.Negative }
 let private positive = { Name = "0_9.txt"; Text = "Good film! Good, good."; Sentiment = Sentiment.Positive }
 let private reviews = [| negative; positive |]
-let private options = { VocabularyOptions.Default with Unknown = true; Padding = true }
+let private options = { VocabOptions.Default with Unknown = true; Padding = true }
 
 [<Tests>]
 let tests =
@@ -33,7 +33,7 @@ let tests =
             Expect.equal (Reviews.examples v None [| negative |]).[0].Tokens [| 3; 3; 4; 1; 2 |] "'not' is unknown"
         }
         test "without <unk> an unknown word raises naming it, its position and the review" {
-            let v = Reviews.vocabulary VocabularyOptions.Default [| positive |]
+            let v = Reviews.vocabulary VocabOptions.Default [| positive |]
             Check.throwsWith [ "'bad'"; "position 0"; "'0_1.txt'" ] (fun () -> Reviews.examples v None reviews)
         }
         test "a review without words raises naming it" {

@@ -4,7 +4,7 @@ open System.Text
 open RnnAd.FSharp
 
 /// What a gradient check runs and how strictly it judges.
-type GradientCheckOptions =
+type GradCheckOptions =
     { /// Truncated BPTT window k (the AD side's `RunOptions.DetachEvery`); None for full BPTT.
       DetachEvery: int option
       /// Also compare both exact gradients with finite differences (two loss evaluations per parameter entry).
@@ -17,7 +17,7 @@ type GradientCheckOptions =
     /// Full BPTT, no finite differences; AD vs BPTT to 1e-10 relative with entries below 1e-5 checked to
     /// 1e-15 absolute (rounding noise on entries made tiny by cancellation fails a purely relative test on
     /// ~0.5% of random models; `GradientTolerance.AdVsBptt` is that purely relative test).
-    static member Default: GradientCheckOptions =
+    static member Default: GradCheckOptions =
         { DetachEvery = None
           FiniteDifferences = false
           Tolerance = GradientTolerance.AdVsBpttFloored
@@ -61,15 +61,15 @@ type GradientCheckResult =
 /// One call that runs AD, the hand-derived BPTT and optionally finite differences on a model, parameters and
 /// batch, and compares them.
 [<RequireQualifiedAccess>]
-module GradientCheck =
+module GradCheck =
 
     /// Runs the check (dropout off). Finite differences differentiate the untruncated loss, so they are
     /// refused together with a truncation window shorter than the batch's sequences.
-    let run (spec: ModelSpec) (ps: NamedTensors) (options: GradientCheckOptions) (batch: SequenceBatch) : GradientCheckResult =
+    let run (spec: ModelSpec) (ps: NamedTensors) (options: GradCheckOptions) (batch: SequenceBatch) : GradientCheckResult =
         if isNull (box ps) then nullArg "ps"
         if isNull (box batch) then nullArg "batch"
         match Bptt.unsupported spec with
-        | Some why -> invalidArg "spec" (why + "; compare AD with finite differences instead (GradientCheck.againstFiniteDifferences)")
+        | Some why -> invalidArg "spec" (why + "; compare AD with finite differences instead (GradCheck.againstFiniteDifferences)")
         | None -> ()
         match options.DetachEvery with
         | Some k when options.FiniteDifferences && k < batch.Time ->
@@ -101,7 +101,7 @@ module GradientCheck =
     /// The check of a sequence model the hand-derived BPTT does not cover (a custom cell or loss): the loss,
     /// gradients and ∂L/∂h_t by AD, and the gradients compared with centred finite differences under
     /// `options.FiniteDifferenceTolerance`. Truncation is refused, since finite differences see the full gradient.
-    let withoutReference (spec: ModelSpec) (ps: NamedTensors) (options: GradientCheckOptions) (batch: SequenceBatch) : SequenceGradients * GradientReport =
+    let withoutReference (spec: ModelSpec) (ps: NamedTensors) (options: GradCheckOptions) (batch: SequenceBatch) : SequenceGradients * GradientReport =
         if isNull (box ps) then nullArg "ps"
         if isNull (box batch) then nullArg "batch"
         match options.DetachEvery with

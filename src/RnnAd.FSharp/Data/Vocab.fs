@@ -3,8 +3,8 @@ namespace RnnAd.FSharp.Data
 open System
 open System.Collections.Generic
 
-/// How `Vocabulary.build` chooses its tokens.
-type VocabularyOptions =
+/// How `Vocab.build` chooses its tokens.
+type VocabOptions =
     { /// Include the unknown token `<unk>`, to which tokens outside the vocabulary encode.
       Unknown: bool
       /// Include the padding token `<pad>` as id 0, so padded batches are zeros.
@@ -21,7 +21,7 @@ type VocabularyOptions =
 /// An immutable bidirectional map between tokens and ids 0 … Count − 1. The special tokens come first:
 /// `<pad>` (always id 0 when present), then `<unk>`; then the ordinary tokens.
 [<Sealed>]
-type Vocabulary private (tokens: string[], ids: IReadOnlyDictionary<string, int>) =
+type Vocab private (tokens: string[], ids: IReadOnlyDictionary<string, int>) =
 
     /// The padding token's spelling.
     static member PaddingToken = "<pad>"
@@ -41,19 +41,19 @@ type Vocabulary private (tokens: string[], ids: IReadOnlyDictionary<string, int>
     /// A vocabulary holding exactly `tokens` with ids in their order; `<pad>` must be first when present.
     /// Raises naming the token and its positions when a token is null, empty, repeated or not well-formed
     /// UTF-16 (a lone surrogate).
-    static member OfTokens(tokens: string[]) : Vocabulary =
+    static member OfTokens(tokens: string[]) : Vocab =
         if isNull tokens then nullArg "tokens"
         if tokens.Length = 0 then invalidArg "tokens" "a vocabulary needs at least one token, got none"
         let ids = Dictionary<string, int>(StringComparer.Ordinal)
         tokens |> Array.iteri (fun i token ->
-            Vocabulary.CheckToken "tokens" (sprintf "token %d" i) token
+            Vocab.CheckToken "tokens" (sprintf "token %d" i) token
             match ids.TryGetValue token with
             | true, j -> invalidArg "tokens" (sprintf "token '%s' appears twice, at ids %d and %d" token j i)
             | _ -> ids.[token] <- i)
-        match ids.TryGetValue Vocabulary.PaddingToken with
-        | true, i when i <> 0 -> invalidArg "tokens" (sprintf "the padding token %s must have id 0, it is at id %d" Vocabulary.PaddingToken i)
+        match ids.TryGetValue Vocab.PaddingToken with
+        | true, i when i <> 0 -> invalidArg "tokens" (sprintf "the padding token %s must have id 0, it is at id %d" Vocab.PaddingToken i)
         | _ -> ()
-        Vocabulary(Array.copy tokens, ids)
+        Vocab(Array.copy tokens, ids)
 
     /// The number of tokens (the model's vocabulary size).
     member _.Count: int = tokens.Length
@@ -62,11 +62,11 @@ type Vocabulary private (tokens: string[], ids: IReadOnlyDictionary<string, int>
     member _.Tokens: string[] = Array.copy tokens
 
     /// The id of `<pad>` (0), if the vocabulary has one.
-    member _.PaddingId: int option = if ids.ContainsKey Vocabulary.PaddingToken then Some 0 else None
+    member _.PaddingId: int option = if ids.ContainsKey Vocab.PaddingToken then Some 0 else None
 
     /// The id of `<unk>`, if the vocabulary has one.
     member _.UnknownId: int option =
-        match ids.TryGetValue Vocabulary.UnknownToken with
+        match ids.TryGetValue Vocab.UnknownToken with
         | true, i -> Some i
         | _ -> None
 
@@ -86,14 +86,14 @@ type Vocabulary private (tokens: string[], ids: IReadOnlyDictionary<string, int>
 
 /// Building vocabularies from token sequences, and encoding and decoding with them.
 [<RequireQualifiedAccess>]
-module Vocabulary =
+module Vocab =
 
     /// A vocabulary of the tokens in `sequences`, in a deterministic order: `<pad>` and `<unk>` first (as
     /// `options` asks), then the tokens seen at least `MinFrequency` times by descending frequency, ties in
     /// ordinal string order, the first `MaxSize` of them. `<pad>` and `<unk>` are reserved: occurrences in
     /// the text are not counted as ordinary tokens, so `ofTokens v.Tokens` always gives `v` back. Raises naming
     /// the token's position when one is null, empty or not well-formed UTF-16 (a lone surrogate).
-    let build (options: VocabularyOptions) (sequences: seq<string[]>) : Vocabulary =
+    let build (options: VocabOptions) (sequences: seq<string[]>) : Vocab =
         if isNull (box options) then nullArg "options"
         if isNull (box sequences) then nullArg "sequences"
         if options.MinFrequency < 1 then invalidArg "options" (sprintf "MinFrequency must be at least 1, got %d" options.MinFrequency)
@@ -104,8 +104,8 @@ module Vocabulary =
         sequences |> Seq.iteri (fun s tokens ->
             if isNull tokens then invalidArg "sequences" (sprintf "sequence %d is null" s)
             tokens |> Array.iteri (fun i token ->
-                Vocabulary.CheckToken "sequences" (sprintf "token %d of sequence %d" i s) token
-                if token <> Vocabulary.PaddingToken && token <> Vocabulary.UnknownToken then
+                Vocab.CheckToken "sequences" (sprintf "token %d of sequence %d" i s) token
+                if token <> Vocab.PaddingToken && token <> Vocab.UnknownToken then
                     counts.[token] <- (match counts.TryGetValue token with | true, c -> c + 1 | _ -> 1)))
         let ordinary =
             counts
@@ -116,19 +116,19 @@ module Vocabulary =
             |> Array.map fst
         let kept = match options.MaxSize with Some m when m < ordinary.Length -> Array.take m ordinary | _ -> ordinary
         let tokens =
-            [| if options.Padding then Vocabulary.PaddingToken
-               if options.Unknown then Vocabulary.UnknownToken
+            [| if options.Padding then Vocab.PaddingToken
+               if options.Unknown then Vocab.UnknownToken
                yield! kept |]
         if tokens.Length = 0 then
             invalidArg "sequences" (sprintf "no token occurs at least %d times and no special token is asked for: the vocabulary would be empty" options.MinFrequency)
-        Vocabulary.OfTokens tokens
+        Vocab.OfTokens tokens
 
-    /// A vocabulary holding exactly `tokens` in id order (e.g. read back from a checkpoint); see `Vocabulary.OfTokens`.
-    let ofTokens (tokens: string[]) : Vocabulary = Vocabulary.OfTokens tokens
+    /// A vocabulary holding exactly `tokens` in id order (e.g. read back from a checkpoint); see `Vocab.OfTokens`.
+    let ofTokens (tokens: string[]) : Vocab = Vocab.OfTokens tokens
 
     /// The ids of tokens. A token outside the vocabulary encodes to `<unk>` when there is one; otherwise it
     /// raises naming the token and its position.
-    let encode (vocabulary: Vocabulary) (tokens: string[]) : int[] =
+    let encode (vocabulary: Vocab) (tokens: string[]) : int[] =
         if isNull (box vocabulary) then nullArg "vocabulary"
         if isNull tokens then nullArg "tokens"
         tokens |> Array.mapi (fun i token ->
@@ -137,10 +137,10 @@ module Vocabulary =
             | Some id, _ -> id
             | None, Some unk -> unk
             | None, None ->
-                invalidArg "tokens" (sprintf "token '%s' at position %d is not in the vocabulary (%d tokens, no %s)" token i vocabulary.Count Vocabulary.UnknownToken))
+                invalidArg "tokens" (sprintf "token '%s' at position %d is not in the vocabulary (%d tokens, no %s)" token i vocabulary.Count Vocab.UnknownToken))
 
     /// The tokens of ids; raises naming the id and its position when an id is outside the vocabulary.
-    let decode (vocabulary: Vocabulary) (ids: int[]) : string[] =
+    let decode (vocabulary: Vocab) (ids: int[]) : string[] =
         if isNull (box vocabulary) then nullArg "vocabulary"
         if isNull ids then nullArg "ids"
         ids |> Array.mapi (fun i id ->
