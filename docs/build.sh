@@ -15,8 +15,9 @@
 # The last line is "docs: N passed, N failed" (steps and pages); exits non-zero if anything failed.
 #
 # Usage: docs/build.sh [--output DIR] [--screenshot PNG] [--no-build] [--serve]
-#   --output      where the site goes (default artifacts/docs-site, ignored by git); emptied first
-#   --screenshot  where the home page's screenshot goes (default artifacts/docs-site-home.png)
+#   --output      where the site goes (default artifacts/docs-site, ignored by git); emptied first, so it must be
+#                 new, empty or a site this script built
+#   --screenshot  where the home page's screenshot goes (default artifacts/docs-site-home.png; a PNG, if it exists)
 #   --serve       afterwards, serve the site at http://localhost:8901/ until interrupted
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,22 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option '$1'; usage: docs/build.sh [--output DIR] [--screenshot PNG] [--no-build] [--serve]"; echo "docs: 0 passed, 1 failed"; exit 2 ;;
   esac
 done
-case "$site" in /*) ;; *) site=$(pwd)/$site ;; esac
-case "$screenshot" in /*) ;; *) screenshot=$(pwd)/$screenshot ;; esac
+site=$(realpath -m "$site")
+screenshot=$(realpath -m "$screenshot")
+# The site's folder is emptied before each build: refuse one that holds anything but a site built here, and the
+# repository or a folder around it. The screenshot replaces only a PNG.
+refuse() { echo "$1"; echo "docs: 0 passed, 1 failed"; exit 2; }
+case "$(pwd -P)/" in "${site%/}"/*) refuse "--output $site would hold the repository; name a folder of its own" ;; esac
+if [ -e "$site" ]; then
+  [ -d "$site" ] || refuse "--output $site is not a folder"
+  if [ -n "$(ls -A "$site")" ] && ! { [ -f "$site/index.html" ] && [ -f "$site/content/fsdocs-default.css" ]; }; then
+    refuse "--output $site holds files that are not a site built by docs/build.sh; name an empty or new folder"
+  fi
+fi
+case "$screenshot" in *.png) ;; *) refuse "--screenshot $screenshot: the name must end in .png" ;; esac
+if [ -e "$screenshot" ] && [ "$(head -c 4 "$screenshot" | tail -c 3)" != "PNG" ]; then
+  refuse "--screenshot $screenshot exists and is not a PNG; it would be overwritten"
+fi
 mkdir -p "$(dirname "$site")" "$(dirname "$screenshot")"
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/rnnad-docs.XXXXXX")
