@@ -9,16 +9,18 @@ left empty or unevaluated, and every link it holds to the site resolves: to a fi
 #fragment links, to an element with that id or name in the target page. A page that no link from index.html
 reaches fails too (readers could not find it). External links are counted, not followed (CI has no network).
 Links to the few reference pages the tool cannot write (KNOWN_GAPS below, each with its reason) are listed, not
-failed; a link to any other missing page fails.
+failed; a link to any other missing page fails. One more check uses the search box as a reader would: it must
+find the gradient-checking tutorial by its title.
 
 Prints one line per failing page with its problems, a summary per folder, and last "browser: N passed, N failed"
-(one check per page). Exits 1 if any page failed or the browser could not be driven.
+(one check per page, and the search). Exits 1 if any page failed or the browser could not be driven.
 Talks to Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe), so it needs no package beyond
 Python 3's standard library.
 
 Usage: check-site.py SITE [--screenshot PNG] [--chromium PATH]
 """
 import argparse
+import base64
 import collections
 import functools
 import http.server
@@ -26,6 +28,7 @@ import json
 import os
 import posixpath
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,6 +160,16 @@ SURVEY = """(() => {
 })()"""
 
 
+# Opens the search dialog and types a query; SEARCH_RESULTS then lists the links it shows.
+SEARCH_TYPE = """(() => {
+  document.querySelector('#search-btn').click();
+  const box = document.querySelector('dialog input[type=search]');
+  box.value = 'gradient checking';
+  box.dispatchEvent(new Event('input'));
+})()"""
+SEARCH_RESULTS = "JSON.stringify([...document.querySelectorAll('dialog .results li a')].map(a => a.href))"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("site")
@@ -192,6 +205,7 @@ def main():
     external = set()
     gaps = collections.Counter()               # known gap → links to it
     visited = []
+    browser = None
     try:
         browser = DevTools(args.chromium, profile, log)
         target = browser.call("Target.createTarget", url="about:blank")["targetId"]
@@ -297,10 +311,21 @@ def main():
             if local in anchors and fragment not in anchors[local]:
                 problems[page].append(f"link to a missing anchor: {urllib.parse.urlsplit(link).path}#{fragment}")
 
+        # The search box, as a reader uses it: open it, type, and find the tutorial by its title.
+        visit(f"{origin}/index.html")
+        browser.call("Runtime.evaluate", session=session, expression=SEARCH_TYPE)
+        search_found = []
+        for _ in range(50):
+            search_found = json.loads(browser.call("Runtime.evaluate", session=session, expression=SEARCH_RESULTS,
+                                                   returnByValue=True)["result"]["value"])
+            if search_found:
+                break
+            time.sleep(0.1)
+        search_ok = any(href.endswith("/tutorials/gradient-checking.html") for href in search_found)
+
         if args.screenshot:
             visit(f"{origin}/index.html")
             shot = browser.call("Page.captureScreenshot", session=session, format="png")
-            import base64
             with open(args.screenshot, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
         browser.close()
@@ -313,7 +338,11 @@ def main():
         print("browser: 0 passed, 1 failed")
         return 1
     finally:
+        if browser and browser.process.poll() is None:
+            browser.process.kill()
+            browser.process.wait()
         server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
 
     pages = [os.path.relpath(p, site) for p in visited]
     failed = [p for p in pages if problems[p]]
@@ -338,8 +367,14 @@ def main():
             print(f"     note: the known gap {path} no longer occurs; remove it from KNOWN_GAPS in docs/check-site.py")
     if args.screenshot:
         print(f"     screenshot of the home page: {args.screenshot}")
-    print(f"browser: {len(pages) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    if search_ok:
+        print("ok   search: 'gradient checking' finds the Gradient checking tutorial")
+    else:
+        print(f"FAIL search: 'gradient checking' did not find tutorials/gradient-checking.html (it showed {search_found[:5]})")
+    passed = len(pages) - len(failed) + (1 if search_ok else 0)
+    failures = len(failed) + (0 if search_ok else 1)
+    print(f"browser: {passed} passed, {failures} failed")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
