@@ -101,7 +101,7 @@ The error falls as h² (a hundred times per decade) down to h ≈ 1e-4 and then 
 1e-6·max(1, |θ|), near that balance; even there a finite difference carries an error around 1e-10·|L|, so an
 entry much smaller than 1e-4 cannot be checked to 1e-6 relative. The floor of 1e-2 turns the test into an
 absolute one (|a − b| ≤ 1e-8) for such entries. Finite differences also mislead where the function has a kink
-(relu, max, clamp) inside [θ − h, θ + h], and in float32, where ε is 1e-7 instead of 1e-16.
+(relu, max, clamp) between θ − h and θ + h, and in float32, where ε is 1e-7 instead of 1e-16.
 
 **AD and BPTT compute the same quantity in the same precision**, so they can be held far tighter: 1e-10
 relative. But not purely relative. An entry that is tiny *because large terms cancel* carries the rounding
