@@ -42,20 +42,10 @@ PAGE_TIMEOUT = 30.0
 # known gap, not failed; a link to any other missing page fails. When a gap no longer occurs, the summary says
 # so, and its line here should go.
 _DELEGATES = "fsdocs 22.2.0 cannot read C# delegate types (the home page gives the delegates' signatures)"
-_INTERNAL = ("the public docs name an internal module in `code`, which fsdocs links to the page of a public one; "
-             "internal modules have none")
 KNOWN_GAPS = {
     "/reference/rnnad-cellstep.html": _DELEGATES,
     "/reference/rnnad-valueloss.html": _DELEGATES,
     "/reference/rnnad-classloss.html": _DELEGATES,
-    "/reference/rnnad-fsharp-storage-vectormath-v.html":
-        "VectorMath's public functions are typed with its private abbreviation V = Vector256<float>, which has no page",
-    "/reference/rnnad-op.html": _INTERNAL,
-    "/reference/rnnad-fsharp-reference-rnnbackprop.html": _INTERNAL,
-    "/reference/rnnad-fsharp-reference-lstmbackprop.html": _INTERNAL,
-    "/reference/rnnad-fsharp-reference-grubackprop.html": _INTERNAL,
-    "/reference/rnnad-fsharp-reference-directionbackprop.html": _INTERNAL,
-    "/reference/rnnad-fsharp-reference-headbackprop.html": _INTERNAL,
 }
 
 

@@ -28,7 +28,7 @@ deliberately wrong derivative. Everything below ran when this page was built.
 ## Three gradients of one model
 
 A two-layer bidirectional LSTM with 3 hidden units reads one-hot letters (4 classes) and predicts a letter at
-every step, on a batch of 2 sequences of 6 steps. `GradientCheck.run` computes the loss and the gradient by AD
+every step, on a batch of 2 sequences of 6 steps. `GradCheck.run` computes the loss and the gradient by AD
 and by BPTT, and with `FiniteDifferences = true` also by finite differences, and compares them entry by entry.
 *)
 open RnnAd
@@ -45,7 +45,7 @@ let data =
       Targets = Targets.Classes(Array.init (batch * time) (fun i -> (i * 5 + 1) % 4)) }
 let parameters = SequenceModel.init spec 1
 
-let check = GradientCheck.run spec parameters { GradientCheckOptions.Default with FiniteDifferences = true } data
+let check = GradCheck.run spec parameters { GradCheckOptions.Default with FiniteDifferences = true } data
 printfn "loss: AD %s, BPTT %s" (check.Ad.Loss.ToString "R") (check.Bptt.Loss.ToString "R")
 printfn "%s" (check.Parameters.ToTable())
 for report in check.FiniteDifferences do printfn "%s" (report.ToTable())
@@ -113,8 +113,8 @@ Make the output layer's bias favour class 0 overwhelmingly and ask for class 0 e
 let saturated = parameters |> NamedTensors.map (fun n t -> if n = "fc.bias" then Tensor.OfArray [| 28.0; 0.0; 0.0; 0.0 |] else t)
 let allZero = { data with Targets = Targets.Classes(Array.zeroCreate (batch * time)) }
 
-let purelyRelative = GradientCheck.run spec saturated { GradientCheckOptions.Default with Tolerance = GradientTolerance.AdVsBptt } allZero
-let floored = GradientCheck.run spec saturated GradientCheckOptions.Default allZero
+let purelyRelative = GradCheck.run spec saturated { GradCheckOptions.Default with Tolerance = GradientTolerance.AdVsBptt } allZero
+let floored = GradCheck.run spec saturated GradCheckOptions.Default allZero
 let worstAbsolute = purelyRelative.Parameters.Rows |> Array.map (fun r -> r.MaxAbsoluteError) |> Array.max
 printfn "purely relative (floor 1e-300): %s, worst relative error %s" (if purelyRelative.Parameters.Passed then "PASS" else "FAIL") (sci purelyRelative.Parameters.MaxRelativeError)
 printfn "with the floor 1e-5:            %s, worst relative error %s" (if floored.Parameters.Passed then "PASS" else "FAIL") (sci floored.Parameters.MaxRelativeError)
@@ -158,7 +158,7 @@ let rnnCellWith (activation: Tensor -> Tensor) =
 let checkWith (activation: Tensor -> Tensor) =
     let customSpec = { spec with Cell = rnnCellWith activation; Layers = 1; Bidirectional = false }
     let model = SequenceModel.model customSpec
-    snd (GradientCheck.againstFiniteDifferences model (SequenceModel.init customSpec 1) GradientTolerance.FiniteDifferences data)
+    snd (GradCheck.againstFiniteDifferences model (SequenceModel.init customSpec 1) GradientTolerance.FiniteDifferences data)
 
 let right = checkWith (tanhWith "tanh" (fun y -> 1.0 - y * y))
 let wrong = checkWith (tanhWith "tanh with a wrong derivative" (fun y -> 1.0 - y))

@@ -4,7 +4,7 @@ open RnnAd
 open RnnAd.FSharp.Storage
 
 /// Element-wise activations beyond F#'s built-in functions, with PyTorch's definitions and its derivative at
-/// each kink. Where a derivative is 0 on a region it is selected (`Op.keepWhere`, `Tensor.Where`), never a
+/// each kink. Where a derivative is 0 on a region it is selected (`Tensor.Where`), never a
 /// product with a 0/1 mask: an infinite adjoint there then gives 0, as in PyTorch, and not NaN.
 [<AutoOpen>]
 module TensorActivations =

@@ -54,7 +54,7 @@ type SequenceSchedule =
 
 /// A whole sequence in one op: (schedule, parameters, inputs (batch, time, input), initial state, probes
 /// (batch, time, hidden) if any) → every step's h as (batch, time, hidden) and the final state. Called
-/// only when every tensor is a constant or traced at a single level (`Op.fusable`); it must compute what the
+/// only when every tensor is a constant or traced at a single level (nothing nested differentiates through it); it must compute what the
 /// cell's step folded over time computes.
 type SequenceKernel = SequenceSchedule -> NamedTensors -> Tensor -> CellState -> Tensor option -> Tensor * CellState
 

@@ -6,8 +6,8 @@ open RnnAd.FSharp.Storage
 
 /// Single-level fast paths of two composites that dominate a model's head: the linear layer (one GEMM
 /// onto the bias, instead of a product and an add) and cross-entropy (log-softmax, pick and reduction in
-/// one pass, adjoint softmax − one-hot). `Nn` uses them when `Op.fusable` holds and the composites
-/// otherwise; tests check both give the same values and gradients.
+/// one pass, adjoint softmax − one-hot). `Nn` uses them when no nested differentiation runs through them (every
+/// tensor constant or traced at one level) and the composites otherwise; tests check both give the same values and gradients.
 [<RequireQualifiedAccess>]
 module internal FusedOps =
 

@@ -6,8 +6,8 @@ open MathNet.Numerics.LinearAlgebra
 open RnnAd.FSharp
 
 /// The hand-derived backpropagation through time for whole sequence models, written without the AD
-/// engine: MathNet matrices, explicit forward and backward equations (see `RnnBackprop`, `LstmBackprop`,
-/// `GruBackprop`, `DirectionBackprop`, `HeadBackprop`). It computes the same loss as `SequenceModel.loss`
+/// engine: MathNet matrices, explicit forward and backward equations (see Reference/RnnBackprop.fs,
+/// LstmBackprop.fs, GruBackprop.fs, DirectionBackprop.fs and HeadBackprop.fs). It computes the same loss as `SequenceModel.loss`
 /// and its gradient with respect to every named parameter, in the AD side's names and shapes, so the two
 /// can be compared entry by entry (docs/ARCHITECTURE.md §7.2).
 [<RequireQualifiedAccess>]

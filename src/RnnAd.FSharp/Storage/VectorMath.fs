@@ -81,7 +81,7 @@ module VectorMath =
     /// tanh of each lane: tanh|x| = −u/(2 + u) with u = expm1(−2|x|) ∈ (−1, 0], which loses nothing to
     /// cancellation for small |x|, then the sign of x. u and 2 + u are carried with their rounding errors,
     /// so the quotient is within about half an ulp. |x| is capped at 22, where tanh rounds to 1.
-    let tanhVector (x: V) : V =
+    let tanhVector (x: Vector256<float>) : Vector256<float> =
         let a = Vector256.Min(Vector256.AndNot(x, signBit), Vector256.Create 22.0)
         let kBits, eHi, eLo = reduce (-2.0 * a)
         // expm1(k·ln2 + r) = 2ᵏ·expm1(r) + (2ᵏ − 1), with 2ᵏ − 1 = mHi + mLo exactly (Fast2Sum)
@@ -100,7 +100,7 @@ module VectorMath =
     /// The logistic function of each lane: 1/(1 + e) for x ≥ 0 and e/(1 + e) below, with e = exp(−|x|),
     /// so that neither form overflows or cancels; e and 1 + e are carried with their rounding errors.
     /// |x| is capped at 746, where e rounds to 0.
-    let sigmoidVector (x: V) : V =
+    let sigmoidVector (x: Vector256<float>) : Vector256<float> =
         let a = Vector256.Min(Vector256.AndNot(x, signBit), Vector256.Create 746.0)
         let kBits, eHi, eLo = reduce -a
         // exp(k·ln2 + r) = 2ᵏ·(1 + expm1(r)), with 2ᵏ applied in two halves so that k down to −1076 (a
@@ -130,7 +130,7 @@ module VectorMath =
     /// the −1 is below 2⁻⁸ ulp of eˣ, so eˣ = 2ᵏ·(1 + expm1(r)) is scaled in two halves and overflows only
     /// where eˣ does (x > 709.78). x is held in [−40, 710]: below −40, eˣ is under a quarter-ulp of 1 and the
     /// result −1. Zeros keep their sign.
-    let expm1Vector (x: V) : V =
+    let expm1Vector (x: Vector256<float>) : Vector256<float> =
         let a = Vector256.Min(Vector256.Max(x, Vector256.Create -40.0), Vector256.Create 710.0)
         let kBits, eHi, eLo = reduce a
         let s = pow2 kBits
