@@ -34,7 +34,7 @@ let run (quick: bool) (write: string -> unit) : bool =
     let model = SequenceModel.model spec
     let options = { TrainingOptions.Default with Schedule = Schedule.Constant 0.02; Epochs = (if quick then 5 else 40); ClipNorm = Some 1.0; Seed = 1 }
     let data = { Train = (fun _ -> batches); Validation = None }
-    let trained, history = Trainer.fit model options data ignore ignore CancellationToken.None (Trainer.start options (model.Init 7))
+    let trained, history = Training.fit model options data ignore ignore CancellationToken.None (Training.start options (model.Init 7))
     let accuracy = (Evaluation.metrics model trained.Parameters batches).Accuracy
     write (sprintf "loss %.4f -> %.4f over %d epochs; accuracy %.3f" history.Head.TrainLoss (List.last history).TrainLoss history.Length accuracy)
     let _, check = GradCheck.againstFiniteDifferences model trained.Parameters GradientTolerance.FiniteDifferences batches.[0]

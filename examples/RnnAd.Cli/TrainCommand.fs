@@ -119,7 +119,7 @@ module TrainCommand =
                   Input = (if embedding = 0 then sprintf "one-hot input of the text's %d characters" vocabulary.Count else sprintf "--embedding %d" embedding)
                   Outputs = sprintf "%d outputs (the text's characters)" vocabulary.Count }
             let seed = args.GetResult(TrainArgs.Seed, 1)
-            { Spec = spec; Vocabulary = vocabulary; State = Trainer.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
+            { Spec = spec; Vocabulary = vocabulary; State = Training.start options (SequenceModel.init spec (Seed.derive seed "parameters")); Resumed = false
               Metadata = Map.empty }
 
     /// One epoch as a table row: epoch, loss, perplexity, bits per character, the validation loss and bits when
@@ -395,11 +395,11 @@ module TrainCommand =
                             SaveCheckpoint = last.Save
                             SaveBest = (fun state -> bestKeeper |> Option.iter (fun k -> k.Save state))
                             Cancellation = cancel }
-                    Trainer.run (SequenceModel.model s.Spec) options data hooks state)
+                    Training.run (SequenceModel.model s.Spec) options data hooks state)
             with
-            | TrainingDivergedException (message, _) ->
+            | FitDivergedException (message, _) ->
                 raise (CommandFailedException(message + "; try a lower --learning-rate or a smaller --clip-norm"))
-            | :? TrainingCanceledException as e ->
+            | :? FitCanceledException as e ->
                 // The work done is kept: the state after the last completed update is saved before stopping.
                 last.Save e.State
                 raise (OperationCanceledException(sprintf "interrupted; '%s' holds the training state after update %d (continue with --resume)" last.Location e.State.StepsDone))

@@ -24,7 +24,7 @@ module Seed001 =
     let private encode (text: string) : int[] = text |> Seq.map (fun c -> symbols.IndexOf c) |> Array.ofSeq
 
     /// One sequence: input "hell", and at every step the letter that follows, "ello".
-    let private hell: SequenceBatch =
+    let private hell: Minibatch =
         { Input = SequenceInput.Tokens(encode "hell"); Batch = 1; Time = 4; Mask = None; Targets = Targets.Classes(encode "ello") }
 
     /// One-hot(4) → RNN tanh → Linear(4), read at every step (PerStep) or only after the last (LastStep).
@@ -69,7 +69,7 @@ module Seed001 =
 
     /// The seed's CEE_loss, Σ_t −log P(target_t). RnnAd's loss is the mean over the steps, so this is time ×
     /// that mean: the same value as the seed's and the same gradient, hence the same updates at the same rate.
-    let private summedLoss (options: RunOptions) (batch: SequenceBatch) (model: NamedTensors) : Tensor =
+    let private summedLoss (options: RunOptions) (batch: Minibatch) (model: NamedTensors) : Tensor =
         float batch.Time * fst (SequenceModel.loss (perStep model) model options batch)
 
     /// What the seed's first run minimised. It passed `target[0]`, the one-hot row of 'e' (0, 1, 0, 0), where
@@ -222,7 +222,7 @@ module Seed001 =
     // ---- Gradient flow over time -----------------------------------------------------------------------
 
     /// ‖∂L/∂h_t‖ by the hand-derived BPTT, and the largest relative difference from AD's (probes).
-    let private flow (s: ModelSpec) (model: NamedTensors) (batch: SequenceBatch) : float[] * float =
+    let private flow (s: ModelSpec) (model: NamedTensors) (batch: Minibatch) : float[] * float =
         let bptt = (GradientFlow.bptt s model RunOptions.Default batch).[0].Norms
         let ad = (GradientFlow.ad s model RunOptions.Default batch).[0].Norms
         bptt, Array.map2 (fun a b -> abs (a - b) / max (max (abs a) (abs b)) 1e-300) ad bptt |> Array.max

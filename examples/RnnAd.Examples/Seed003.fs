@@ -338,7 +338,7 @@ module Seed003 =
             let watch = Stopwatch.StartNew()
             let options = trainingOptions model
             let data = { Train = (fun epoch -> Batching.epoch (Seed.derive seed "batches") epoch s.BatchSize (Batching.classification pad) train); Validation = Some validBatches }
-            let state, history = Trainer.fit (SequenceModel.model model.Spec) options data report ignore CancellationToken.None (Trainer.start options ps0)
+            let state, history = Training.fit (SequenceModel.model model.Spec) options data report ignore CancellationToken.None (Training.start options ps0)
             let seconds = watch.Elapsed.TotalSeconds
             let ps = state.Parameters
             let testMetrics = Evaluation.metrics (SequenceModel.model model.Spec) ps testBatches

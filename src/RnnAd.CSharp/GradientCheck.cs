@@ -246,7 +246,7 @@ public static class GradientCheck
         return model.Spec;
     }
 
-    private static FSharp.SequenceBatch Checked(SequenceBatch batch)
+    private static FSharp.Minibatch Checked(SequenceBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
         return batch.Inner;

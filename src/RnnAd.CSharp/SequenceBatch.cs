@@ -1,6 +1,6 @@
 using RnnAd.FSharp;
 using RnnAd.FSharp.Storage;
-using CoreBatch = RnnAd.FSharp.SequenceBatch;
+using CoreBatch = RnnAd.FSharp.Minibatch;
 
 namespace RnnAd;
 

@@ -3,8 +3,8 @@ using RnnAd.FSharp.Files;
 using RnnAd.FSharp.Data;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
-using CoreCanceled = RnnAd.FSharp.TrainingCanceledException;
-using CoreDiverged = RnnAd.FSharp.TrainingDivergedException;
+using CoreCanceled = RnnAd.FSharp.FitCanceledException;
+using CoreDiverged = RnnAd.FSharp.FitDivergedException;
 
 namespace RnnAd;
 
@@ -112,7 +112,7 @@ public sealed class Trainer
     {
         var plan = Plan(model, training);
         CheckOutputs();
-        var start = FSharp.Trainer.start(_options.ToCore(plan), model.Parameters);
+        var start = FSharp.Training.start(_options.ToCore(plan), model.Parameters);
         return Run(model, training, validation, progress, cancellationToken, waitForProgress, plan, start);
     }
 
@@ -144,7 +144,7 @@ public sealed class Trainer
     private TrainingPlan Plan(RecurrentModel model, SequenceDataset training)
     {
         var batches = training.Batches(_options.BatchSize, _options.Seed, 0, false);
-        var updates = FSharp.Trainer.updatesIn(model.Core, _options.ToCore(null), batches);
+        var updates = FSharp.Training.updatesIn(model.Core, _options.ToCore(null), batches);
         return new TrainingPlan(batches.Length, updates);
     }
 
@@ -162,8 +162,8 @@ public sealed class Trainer
     {
         var core = _options.ToCore(plan);
         var data = new TrainingData(
-            FuncConvert.FromFunc<int, FSharp.SequenceBatch[]>(epoch => training.Batches(_options.BatchSize, _options.Seed, epoch, _options.Shuffle)),
-            validation is null ? null : FSharpOption<FSharp.SequenceBatch[]>.Some(validation.Batches(_options.BatchSize, _options.Seed, 0, false)));
+            FuncConvert.FromFunc<int, FSharp.Minibatch[]>(epoch => training.Batches(_options.BatchSize, _options.Seed, epoch, _options.Shuffle)),
+            validation is null ? null : FSharpOption<FSharp.Minibatch[]>.Some(validation.Batches(_options.BatchSize, _options.Seed, 0, false)));
         // What the run depends on, stored in its checkpoints so that a resume can refuse a change.
         var metadata = _options.CheckpointPath is null ? null : CheckpointMetadata(model, RunFingerprint.Of(_options, training, validation));
         var epochs = new List<EpochResult>();
@@ -220,7 +220,7 @@ public sealed class Trainer
         TrainingOutcome outcome;
         try
         {
-            outcome = FSharp.Trainer.run(model.Core, core, data, hooks, start);
+            outcome = FSharp.Training.run(model.Core, core, data, hooks, start);
         }
         catch (CoreDiverged e)
         {

@@ -347,7 +347,7 @@ public sealed record TrainerOptions
             EarlyStoppingPatience is { } p ? FSharpOption<EarlyStopping>.Some(new EarlyStopping(p, EarlyStoppingMinDelta)) : null,
             RestoreBestWeights);
         // Everything was checked above under the C# names; the core's own check stays as a net, its names mapped.
-        OptionNames.Translate(() => FSharp.Trainer.validate(core), CoreNames);
+        OptionNames.Translate(() => FSharp.Training.validate(core), CoreNames);
         return core;
     }
 

@@ -15,7 +15,7 @@ let tracedOp () : unit -> unit =
 
 /// One training step (loss, gradient, Adam update) of a model on a batch, as a reusable closure that keeps
 /// its parameters and optimizer state between calls, like a training loop.
-let private trainingStep (spec: ModelSpec) (seed: int) (lr: float) (batch: SequenceBatch) : unit -> unit =
+let private trainingStep (spec: ModelSpec) (seed: int) (lr: float) (batch: Minibatch) : unit -> unit =
     let optimizer = Optimizer.Adam AdamOptions.Default
     let mutable ps = SequenceModel.init spec seed
     let mutable state = Optimizers.init optimizer ps
@@ -31,7 +31,7 @@ let abAcAdSpec : ModelSpec =
       Dropout = 0.0; Head = HeadKind.PerStep; HeadHidden = []; Outputs = 4; Loss = Loss.crossEntropy }
 
 /// The AbAcAd text (A b A c A d …, 300 characters) as one batch: inputs the first 299, targets the next.
-let abAcAdBatch : SequenceBatch =
+let abAcAdBatch : Minibatch =
     let ids = Array.init 300 (fun i -> if i % 2 = 0 then 0 else [| 1; 2; 3 |].[(i / 2) % 3])
     { Input = SequenceInput.Tokens ids.[.. 298]; Batch = 1; Time = 299; Mask = None; Targets = Targets.Classes(ids.[1..]) }
 

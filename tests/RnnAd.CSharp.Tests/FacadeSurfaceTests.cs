@@ -3,8 +3,8 @@ using System.Reflection;
 namespace RnnAd.CSharp.Tests;
 
 /// <summary>
-/// What C# programs see: the facade's public surface holds no F# type, every tensor op of the F# core has a name C#
-/// can call, and the facade wraps each of them.
+/// What C# programs see: the facade's public surface holds no F# type, no name means one thing in the facade and another
+/// in the core, every tensor op of the F# core has a name C# can call, and the facade wraps each of them.
 /// </summary>
 public sealed class FacadeSurfaceTests
 {
@@ -66,6 +66,15 @@ public sealed class FacadeSurfaceTests
         if (type.IsGenericType)
             foreach (var a in type.GetGenericArguments())
                 foreach (var t in Parts(a)) yield return t;
+    }
+
+    [Fact]
+    public void No_public_type_name_means_two_things_across_the_facade_and_the_core()
+    {
+        // A C# program that opens RnnAd and RnnAd.FSharp (to write a cell, say) must not meet CS0104.
+        var facade = Facade.GetExportedTypes().Where(t => !t.IsNested).Select(t => t.Name).ToHashSet();
+        var clashes = Core.GetExportedTypes().Where(t => !t.IsNested && facade.Contains(t.Name)).Select(t => t.FullName).Order().ToList();
+        Assert.True(clashes.Count == 0, "names in both the facade and the core: " + string.Join(", ", clashes));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ open MathNet.Numerics.Random
 open RnnAd.FSharp
 open RnnAd.FSharp.Storage
 
-/// Turning examples into `SequenceBatch`es: padding and masks, seeded shuffling, mini-batches.
+/// Turning examples into `Minibatch`es: padding and masks, seeded shuffling, mini-batches.
 [<RequireQualifiedAccess>]
 module Batching =
 
@@ -13,7 +13,7 @@ module Batching =
 
     /// A PerStep batch of language-model examples, which must all have the same positive length: inputs
     /// and targets (batch · time, row-major), no mask.
-    let languageModel (examples: LanguageModelExample[]) : SequenceBatch =
+    let languageModel (examples: LanguageModelExample[]) : Minibatch =
         if isNull examples then nullArg "examples"
         requireExamples "examples" examples.Length
         examples |> Array.iteri (fun i e ->
@@ -34,7 +34,7 @@ module Batching =
     /// A LastStep batch of classification examples of any positive lengths, right-padded with `paddingId`
     /// to the longest: `Mask` is 1 on real steps and 0 on padding (always present), targets are the labels.
     /// The model carries its state across masked steps, so padding changes neither the loss nor the final state.
-    let classification (paddingId: int) (examples: ClassificationExample[]) : SequenceBatch =
+    let classification (paddingId: int) (examples: ClassificationExample[]) : Minibatch =
         if isNull examples then nullArg "examples"
         requireExamples "examples" examples.Length
         if paddingId < 0 then invalidArg "paddingId" (sprintf "the padding id must be non-negative, got %d" paddingId)
@@ -74,11 +74,11 @@ module Batching =
 
     /// The batches of one epoch: the examples shuffled for `epoch`, cut into groups of `size` (the last one
     /// smaller), each made into a batch by `toBatch` (e.g. `Batching.classification padId`).
-    let epoch (seed: int) (epoch: int) (size: int) (toBatch: 'a[] -> SequenceBatch) (examples: 'a[]) : SequenceBatch[] =
+    let epoch (seed: int) (epoch: int) (size: int) (toBatch: 'a[] -> Minibatch) (examples: 'a[]) : Minibatch[] =
         if isNull examples then nullArg "examples"
         if size <= 0 then invalidArg "size" (sprintf "the batch size must be positive, got %d" size)
         shuffle seed epoch examples |> chunks size |> Array.map toBatch
 
     /// The batches of the examples in their given order (validation, test), groups of `size`, the last smaller.
-    let inOrder (size: int) (toBatch: 'a[] -> SequenceBatch) (examples: 'a[]) : SequenceBatch[] =
+    let inOrder (size: int) (toBatch: 'a[] -> Minibatch) (examples: 'a[]) : Minibatch[] =
         chunks size examples |> Array.map toBatch

@@ -41,7 +41,7 @@ module Targets =
         | Targets.None -> invalidArg "targets" "there are no targets"
 
 /// A batch of sequences and its targets. `Mask` (batch · time, 1 = real step, 0 = padding) is optional.
-type SequenceBatch =
+type Minibatch =
     { Input: SequenceInput
       Batch: int
       Time: int

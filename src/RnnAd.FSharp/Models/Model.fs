@@ -15,7 +15,7 @@ type Model =
       Init: int -> NamedTensors
       /// The outputs for a batch (per step (batch, time, outputs) or per sequence (batch, outputs)) and the
       /// final state of every layer and direction, which a truncated run carries into its next chunk.
-      Forward: NamedTensors -> RunOptions -> SequenceBatch -> Tensor * CellState[]
+      Forward: NamedTensors -> RunOptions -> Minibatch -> Tensor * CellState[]
       /// How the outputs are scored against targets.
       Loss: Loss
       /// Whether the outputs are per step (padding masked out of the loss) or per sequence.
@@ -42,19 +42,19 @@ module Model =
 
     /// The weight of every position in the loss: the mask for per-step outputs, every sequence for
     /// per-sequence ones.
-    let positionWeights (head: HeadKind) (batch: SequenceBatch) : float[] option =
+    let positionWeights (head: HeadKind) (batch: Minibatch) : float[] option =
         match head with
         | HeadKind.PerStep -> batch.Mask
         | HeadKind.LastStep -> None
 
     /// The batch's mean loss (padded steps excluded) and the final states.
-    let loss (model: Model) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+    let loss (model: Model) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : Tensor * CellState[] =
         let outputs, finals = model.Forward ps options batch
         Loss.compute model.Loss (positionWeights model.Head batch) batch.Targets outputs, finals
 
     /// Steps [start, start + length) of a batch: inputs, mask and per-step targets (truncated BPTT cuts
     /// per-step batches into such chunks).
-    let sliceTime (start: int) (length: int) (b: SequenceBatch) : SequenceBatch =
+    let sliceTime (start: int) (length: int) (b: Minibatch) : Minibatch =
         if start < 0 || length < 1 || start > b.Time - length then
             invalidArg "length" (sprintf "steps [%d, %d) are outside a batch of %d steps" start (start + length) b.Time)
         let cut (values: 'a[]) = Array.init (b.Batch * length) (fun i -> values.[(i / length) * b.Time + start + i % length])

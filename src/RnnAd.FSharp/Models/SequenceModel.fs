@@ -106,7 +106,7 @@ module SequenceModel =
                 draw (name + ".bias") [| outputs |] bound |]
 
     /// Raises unless a batch's inputs fit the model, naming the field and the sizes at fault.
-    let checkInputs (spec: ModelSpec) (batch: SequenceBatch) : unit =
+    let checkInputs (spec: ModelSpec) (batch: Minibatch) : unit =
         if batch.Batch <= 0 || batch.Time <= 0 then
             invalidArg "batch" (sprintf "a batch needs at least one sequence of at least one step, got batch %d time %d" batch.Batch batch.Time)
         let steps = batch.Batch * batch.Time
@@ -139,14 +139,14 @@ module SequenceModel =
         | None -> ()
 
     /// The shape of the model's outputs for a batch: (batch, time, outputs) per step, (batch, outputs) per sequence.
-    let outputShape (spec: ModelSpec) (batch: SequenceBatch) : int[] =
+    let outputShape (spec: ModelSpec) (batch: Minibatch) : int[] =
         match spec.Head with
         | HeadKind.PerStep -> [| batch.Batch; batch.Time; spec.Outputs |]
         | HeadKind.LastStep -> [| batch.Batch; spec.Outputs |]
 
     /// Raises unless a batch's targets fit the model's head and loss, naming the position or shape at fault:
     /// one class in [0, Outputs) per counted position, or finite values of the outputs' shape.
-    let checkTargets (spec: ModelSpec) (batch: SequenceBatch) : unit =
+    let checkTargets (spec: ModelSpec) (batch: Minibatch) : unit =
         let positions = match spec.Head with HeadKind.PerStep -> batch.Batch * batch.Time | HeadKind.LastStep -> batch.Batch
         let counted i = match spec.Head, batch.Mask with HeadKind.PerStep, Some m -> m.[i] <> 0.0 | _ -> true
         match batch.Targets with
@@ -170,12 +170,12 @@ module SequenceModel =
                     invalidArg "batch" (sprintf "target value %g at position %d (flat index %d) is not finite" v.[i] (i / spec.Outputs) i)
 
     /// Raises unless a batch's inputs and targets fit the model.
-    let checkBatch (spec: ModelSpec) (batch: SequenceBatch) : unit =
+    let checkBatch (spec: ModelSpec) (batch: Minibatch) : unit =
         checkInputs spec batch
         checkTargets spec batch
 
     /// The batch's inputs as (batch, time, input size).
-    let encode (spec: ModelSpec) (ps: NamedTensors) (batch: SequenceBatch) : Tensor =
+    let encode (spec: ModelSpec) (ps: NamedTensors) (batch: Minibatch) : Tensor =
         let shape = [| batch.Batch; batch.Time |]
         match batch.Input, spec.Input with
         | SequenceInput.Tokens ids, InputEncoding.OneHot v -> Nn.oneHot v shape ids
@@ -192,7 +192,7 @@ module SequenceModel =
 
     /// The recurrent stack run over a batch: the top layer's every-step states (batch, time, hidden ·
     /// directions) when `topOutputs` (a per-sequence head reads only the final states), and the final states.
-    let private runStack (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (topOutputs: bool) (batch: SequenceBatch) : Tensor option * CellState[] =
+    let private runStack (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (topOutputs: bool) (batch: Minibatch) : Tensor option * CellState[] =
         checkInputs spec batch
         let rnn = Recurrent.ofNamed (recurrentSpec spec) "rnn." ps
         let mask = batch.Mask |> Option.map (RawTensor.ofArray [| batch.Batch; batch.Time |])
@@ -201,7 +201,7 @@ module SequenceModel =
     /// The head's outputs for a batch, (batch, time, outputs) or (batch, outputs): class scores or real
     /// values, as the loss reads them; and the final states of every layer and direction (options: dropout,
     /// initial states, truncation; see `RunOptions`).
-    let forward (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+    let forward (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : Tensor * CellState[] =
         let outputs, finals = runStack spec ps options (spec.Head = HeadKind.PerStep) batch
         let features =
             match spec.Head with
@@ -213,7 +213,7 @@ module SequenceModel =
 
     /// The top layer's state after every step, (batch, time, hidden · directions), forward and backward
     /// halves concatenated as PyTorch's outputs are; and the final states.
-    let hiddenStates (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+    let hiddenStates (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : Tensor * CellState[] =
         let outputs, finals = runStack spec ps options true batch
         outputs.Value, finals
 
@@ -235,7 +235,7 @@ module SequenceModel =
     let check (spec: ModelSpec) (ps: NamedTensors) : unit = Model.check (model spec) ps
 
     /// The mean loss of a batch (padded steps excluded) and the final states.
-    let loss (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : Tensor * CellState[] =
+    let loss (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : Tensor * CellState[] =
         checkTargets spec batch
         let outputs, finals = forward spec ps options batch
         Loss.compute spec.Loss (Model.positionWeights spec.Head batch) batch.Targets outputs, finals

@@ -12,7 +12,7 @@ module AdGradients =
     /// is passed to `SequenceModel.loss` (truncation, initial states, dropout) except `Probes`, which this
     /// function supplies itself and so must be None. Adding zero probes changes no value: the loss and the
     /// parameter gradients are those of the plain `Ad.Named.grad` of the loss.
-    let run (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : SequenceGradients =
+    let run (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : SequenceGradients =
         if isNull (box ps) then nullArg "ps"
         if options.Probes.IsSome then invalidArg "options" "AdGradients.run supplies its own probes; pass Probes = None"
         SequenceModel.check spec ps

@@ -28,7 +28,7 @@ module Bptt =
         | None -> (Cells.tryBuiltIn spec.Cell).Value
 
     /// Rejects what the reference does not model, naming the option at fault.
-    let private checkOptions (spec: ModelSpec) (batch: SequenceBatch) (options: RunOptions) =
+    let private checkOptions (spec: ModelSpec) (batch: Minibatch) (options: RunOptions) =
         match options.DropoutSeed with
         | Some seed when spec.Dropout > 0.0 ->
             invalidArg "options" (sprintf "the BPTT reference has no dropout, but DropoutSeed is %d with Dropout %g; run it with DropoutSeed = None (dropout off)" seed spec.Dropout)
@@ -53,7 +53,7 @@ module Bptt =
                 | _ -> ())
 
     /// The layer-0 inputs, one (batch, input) matrix per time step.
-    let private encode (spec: ModelSpec) (ps: NamedTensors) (batch: SequenceBatch) : Matrix<float>[] =
+    let private encode (spec: ModelSpec) (ps: NamedTensors) (batch: Minibatch) : Matrix<float>[] =
         let b, time = batch.Batch, batch.Time
         match batch.Input, spec.Input with
         | SequenceInput.Tokens ids, InputEncoding.OneHot v ->
@@ -70,7 +70,7 @@ module Bptt =
     /// `DetachEvery = Some k` gives truncated BPTT with the AD side's definition, `Initial` sets the starting
     /// states (their gradients are not returned); dropout (a DropoutSeed with Dropout > 0) and probes are
     /// rejected. Parameters that the model does not use get zero gradients, as on the AD side.
-    let run (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : SequenceGradients =
+    let run (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : SequenceGradients =
         if isNull (box ps) then nullArg "ps"
         if isNull (box batch) then nullArg "batch"
         SequenceModel.check spec ps
@@ -170,6 +170,6 @@ module Bptt =
           Hidden = NamedTensors hiddenGradients }
 
     /// The loss and its gradient by full (`detachEvery = None`) or truncated (`Some k`) BPTT, dropout off.
-    let lossAndGradients (spec: ModelSpec) (ps: NamedTensors) (detachEvery: int option) (batch: SequenceBatch) : float * NamedTensors =
+    let lossAndGradients (spec: ModelSpec) (ps: NamedTensors) (detachEvery: int option) (batch: Minibatch) : float * NamedTensors =
         let r = run spec ps { RunOptions.Default with DetachEvery = detachEvery } batch
         r.Loss, r.Parameters

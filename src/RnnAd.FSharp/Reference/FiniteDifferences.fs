@@ -32,5 +32,5 @@ module FiniteDifferences =
 
     /// Finite differences of a model's loss (`SequenceModel.loss` on the AD engine's forward pass, the model's
     /// definition). Truncation does not change the loss, so this is always the full gradient.
-    let ofModel (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : NamedTensors =
+    let ofModel (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : NamedTensors =
         gradient (fun p -> (fst (SequenceModel.loss spec p options batch)).ToScalar()) ps

@@ -65,7 +65,7 @@ module GradCheck =
 
     /// Runs the check (dropout off). Finite differences differentiate the untruncated loss, so they are
     /// refused together with a truncation window shorter than the batch's sequences.
-    let run (spec: ModelSpec) (ps: NamedTensors) (options: GradCheckOptions) (batch: SequenceBatch) : GradientCheckResult =
+    let run (spec: ModelSpec) (ps: NamedTensors) (options: GradCheckOptions) (batch: Minibatch) : GradientCheckResult =
         if isNull (box ps) then nullArg "ps"
         if isNull (box batch) then nullArg "batch"
         match Bptt.unsupported spec with
@@ -101,7 +101,7 @@ module GradCheck =
     /// The check of a sequence model the hand-derived BPTT does not cover (a custom cell or loss): the loss,
     /// gradients and ∂L/∂h_t by AD, and the gradients compared with centred finite differences under
     /// `options.FiniteDifferenceTolerance`. Truncation is refused, since finite differences see the full gradient.
-    let withoutReference (spec: ModelSpec) (ps: NamedTensors) (options: GradCheckOptions) (batch: SequenceBatch) : SequenceGradients * GradientReport =
+    let withoutReference (spec: ModelSpec) (ps: NamedTensors) (options: GradCheckOptions) (batch: Minibatch) : SequenceGradients * GradientReport =
         if isNull (box ps) then nullArg "ps"
         if isNull (box batch) then nullArg "batch"
         match options.DetachEvery with
@@ -114,7 +114,7 @@ module GradCheck =
     /// The loss of any model value on a batch (dropout off) and its gradient by reverse-mode AD compared with
     /// centred finite differences: the check for models the hand-derived BPTT does not cover (custom cells
     /// and losses, models written from scratch).
-    let againstFiniteDifferences (model: Model) (ps: NamedTensors) (tolerance: GradientTolerance) (batch: SequenceBatch) : float * GradientReport =
+    let againstFiniteDifferences (model: Model) (ps: NamedTensors) (tolerance: GradientTolerance) (batch: Minibatch) : float * GradientReport =
         if isNull (box ps) then nullArg "ps"
         if isNull (box batch) then nullArg "batch"
         Model.check model ps

@@ -48,11 +48,11 @@ module GradientFlow =
                     sqrt s) })
 
     /// Gradient flow by reverse-mode AD (probes; see `AdGradients.run`).
-    let ad (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : GradientFlow[] =
+    let ad (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : GradientFlow[] =
         ofHidden (AdGradients.run spec ps options batch).Hidden
 
     /// Gradient flow by the hand-derived BPTT (see `Bptt.run`).
-    let bptt (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : GradientFlow[] =
+    let bptt (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : GradientFlow[] =
         ofHidden (Bptt.run spec ps options batch).Hidden
 
     /// The norms as an aligned text table: one line per time step, one column per layer and direction.

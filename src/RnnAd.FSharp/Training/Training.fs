@@ -6,7 +6,7 @@ open RnnAd.FSharp.Storage
 
 /// The training loop.
 [<RequireQualifiedAccess>]
-module Trainer =
+module Training =
 
     /// Checks options, naming the field at fault.
     let validate (options: TrainingOptions) : unit =
@@ -41,13 +41,13 @@ module Trainer =
         { Parameters = ps; Optimizer = Optimizers.init options.Optimizer ps; Epoch = 0; Batch = 0; StepsDone = 0L; Monitor = MonitorState.Empty }
 
     /// The updates one batch makes: one per chunk of `TruncateEvery` steps for a per-step model, else one.
-    let updatesPerBatch (model: Model) (options: TrainingOptions) (batch: SequenceBatch) : int =
+    let updatesPerBatch (model: Model) (options: TrainingOptions) (batch: Minibatch) : int =
         match options.TruncateEvery, model.Head with
         | Some k, HeadKind.PerStep when k < batch.Time -> (batch.Time + k - 1) / k
         | _ -> 1
 
     /// The updates a list of batches makes (an epoch's, to size a schedule in updates).
-    let updatesIn (model: Model) (options: TrainingOptions) (batches: SequenceBatch seq) : int64 =
+    let updatesIn (model: Model) (options: TrainingOptions) (batches: Minibatch seq) : int64 =
         batches |> Seq.sumBy (updatesPerBatch model options >> int64)
 
     /// The first entry that is not finite, as (flat index, value).
@@ -86,9 +86,9 @@ module Trainer =
     /// Trains from `state` until every epoch has run or something stops it: early stopping, `MaxSteps`, the
     /// time budget or a hook's Stop. Reports every step and epoch through `hooks.OnEvent`, saves through
     /// `hooks.SaveCheckpoint` every `CheckpointEvery` steps and through `hooks.SaveBest` at each new best epoch.
-    /// Cancellation is checked before every step and raises a `TrainingCanceledException` (an
+    /// Cancellation is checked before every step and raises a `FitCanceledException` (an
     /// OperationCanceledException) that carries the state after the last completed step. A loss or gradient
-    /// that is not finite, or a runaway loss, raises a `TrainingDivergedException` with the state before it.
+    /// that is not finite, or a runaway loss, raises a `FitDivergedException` with the state before it.
     let run (model: Model) (options: TrainingOptions) (data: TrainingData) (hooks: TrainingHooks) (start: TrainingState) : TrainingOutcome =
         validate options
         if not (Metrics.appliesTo model.Loss options.Monitor) then
@@ -130,7 +130,7 @@ module Trainer =
             let mutable b = if epoch = state.Epoch then state.Batch else 0
             while stop.IsNone && b < batches.Length do
                 if hooks.Cancellation.IsCancellationRequested then
-                    raise (TrainingCanceledException(
+                    raise (FitCanceledException(
                             sprintf "training was cancelled after step %d (epoch %d, batch %d); the state after it is kept" state.StepsDone epoch b,
                             state, List.ofSeq history, hooks.Cancellation))
                 let batch = batches.[b]
@@ -165,7 +165,7 @@ module Trainer =
                     carried <- Some(finals.Value |> Array.map Sequence.detach)
                     let lossValue = loss.ToScalar()
                     let fail (why: string) =
-                        raise (TrainingDivergedException(sprintf "training diverged at epoch %d, batch %d (step %d): %s" epoch b (state.StepsDone + 1L) why, beforeBatch))
+                        raise (FitDivergedException(sprintf "training diverged at epoch %d, batch %d (step %d): %s" epoch b (state.StepsDone + 1L) why, beforeBatch))
                     if not (Double.IsFinite lossValue) then fail (sprintf "the loss is %g" lossValue)
                     match options.RunawayFactor with
                     | Some factor when stepsThisRun > 0 && lossValue > factor * (lossesThisRun / float stepsThisRun) ->
@@ -258,7 +258,7 @@ module Trainer =
 
     /// `run` with a reporting function that never stops training and a checkpoint callback: the state after
     /// the last step (which `RestoreBest` does not change: `run` returns the restored parameters) and one report
-    /// per epoch. Cancellation raises a `TrainingCanceledException` carrying the state after the last step.
+    /// per epoch. Cancellation raises a `FitCanceledException` carrying the state after the last step.
     let fit
         (model: Model)
         (options: TrainingOptions)

@@ -134,18 +134,18 @@ type TrainingOutcome =
 /// The batches of an epoch (deterministic in the epoch: shuffling seeds derive from it) and optional
 /// validation batches.
 type TrainingData =
-    { Train: int -> SequenceBatch[]
-      Validation: SequenceBatch[] option }
+    { Train: int -> Minibatch[]
+      Validation: Minibatch[] option }
 
 /// Training stopped because a loss or gradient was not finite; the message names the step (and the
 /// parameter). The parameters of the step before are intact in `LastGoodState`.
-exception TrainingDivergedException of message: string * LastGoodState: TrainingState
+exception FitDivergedException of message: string * LastGoodState: TrainingState
     with
         override e.Message = e.message
 
 /// Training was cancelled between two steps. `State` is the state after the last completed step (the same bits a
 /// checkpoint saved then holds), so the work done is kept; `History` the epochs reported before.
-type TrainingCanceledException(message: string, state: TrainingState, history: EpochReport list, token: CancellationToken) =
+type FitCanceledException(message: string, state: TrainingState, history: EpochReport list, token: CancellationToken) =
     inherit OperationCanceledException(message, token)
 
     /// The state after the last completed step.

@@ -23,7 +23,7 @@ let private spec kind layers bidirectional perStep : ModelSpec =
       HeadHidden = []
       Outputs = 4; Loss = Loss.crossEntropy }
 
-let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : SequenceBatch =
+let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : Minibatch =
     let rng = System.Random(seed)
     let input =
         match spec.Input with
@@ -33,7 +33,7 @@ let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : Se
     { Input = input; Batch = batch; Time = time; Mask = None; Targets = Targets.Classes(targets) }
 
 /// AD gradient vs finite differences for every entry of every parameter.
-let checkAgainstFiniteDifferences (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) =
+let checkAgainstFiniteDifferences (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) =
     let loss (p: NamedTensors) = fst (SequenceModel.loss spec p options batch)
     let grads = Ad.Named.grad loss ps
     for i, (name, _) in Array.indexed ps.Entries do

@@ -201,7 +201,7 @@ let private report (failures: (Case * string) list) (total: int) : string =
 /// The original checkpoint's bytes: a training checkpoint of the tiny model, written by the library.
 let private original (folder: string) : byte[] =
     let path = Path.Combine(folder, "original.safetensors")
-    TrainingCheckpoint.save path spec (Some [| "a"; "b"; "c" |]) (Trainer.start options (SequenceModel.init spec 1))
+    TrainingCheckpoint.save path spec (Some [| "a"; "b"; "c" |]) (Training.start options (SequenceModel.init spec 1))
     File.ReadAllBytes path
 
 [<Tests>]

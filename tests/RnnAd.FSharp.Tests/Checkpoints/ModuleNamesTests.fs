@@ -46,7 +46,7 @@ let tests =
                     Checkpoint.save model spec None parameters
                     Expect.equal (keysAndShapes model) expected "a model checkpoint"
                     let training = Path.Combine(folder, "training.safetensors")
-                    TrainingCheckpoint.save training spec None (Trainer.start TrainingOptions.Default parameters)
+                    TrainingCheckpoint.save training spec None (Training.start TrainingOptions.Default parameters)
                     Expect.equal (keysAndShapes training) expected "a training checkpoint")
             }
     ]

@@ -38,7 +38,7 @@ let private hints (f: Fixture) : LoadOptions =
         Input = (match inputs.TryGetProperty "features" with | true, _ -> Some InputKind.Features | _ -> None)
         Cell = (match f.Record.GetProperty("cell").GetString() with "RNN_RELU" -> Some CellKind.RnnRelu | "RNN_TANH" -> Some CellKind.RnnTanh | _ -> None) }
 
-let private batchOf (f: Fixture) : SequenceBatch =
+let private batchOf (f: Fixture) : Minibatch =
     let inputs = f.Record.GetProperty "inputs"
     let shape = ints (inputs.GetProperty "shape")
     let input =

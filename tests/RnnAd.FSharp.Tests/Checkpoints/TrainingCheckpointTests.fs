@@ -33,25 +33,25 @@ let tests =
         test "a run resumed from its checkpoint file ends with the same bits as an uninterrupted run" {
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "train.safetensors")
-                let start = Trainer.start options (SequenceModel.init spec 3)
-                let straight, _ = Trainer.fit (SequenceModel.model spec) options data ignore ignore CancellationToken.None start
+                let start = Training.start options (SequenceModel.init spec 3)
+                let straight, _ = Training.fit (SequenceModel.model spec) options data ignore ignore CancellationToken.None start
                 // Stop after the checkpoint at step 4 by cancelling, then resume from the file alone.
                 use cts = new CancellationTokenSource()
                 let save (st: TrainingState) =
                     TrainingCheckpoint.save path spec (Some [| "a"; "b"; "c"; "d" |]) st
                     if st.StepsDone = 4L then cts.Cancel()
-                Expect.throwsT<TrainingCanceledException> (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
+                Expect.throwsT<FitCanceledException> (fun () -> Training.fit (SequenceModel.model spec) options data ignore save cts.Token start |> ignore) "stopped"
                 let model, state = TrainingCheckpoint.load path
                 Expect.equal state.StepsDone 4L "progress restored"
                 Expect.equal model.Vocabulary (Some [| "a"; "b"; "c"; "d" |]) "vocabulary restored"
-                let resumed, _ = Trainer.fit (SequenceModel.model model.Spec) options data ignore ignore CancellationToken.None state
+                let resumed, _ = Training.fit (SequenceModel.model model.Spec) options data ignore ignore CancellationToken.None state
                 Expect.equal (bits resumed.Parameters) (bits straight.Parameters) "same parameters"
                 Expect.equal (bits resumed.Optimizer.Buffers) (bits straight.Optimizer.Buffers) "same optimizer state")
         }
         test "a training checkpoint also loads as a model; a model checkpoint is not a training state" {
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "t.safetensors")
-                let state = Trainer.start options (SequenceModel.init spec 5)
+                let state = Training.start options (SequenceModel.init spec 5)
                 TrainingCheckpoint.save path spec None state
                 let model = Checkpoint.load path
                 Expect.equal (bits model.Parameters) (bits state.Parameters) "parameters"
@@ -64,7 +64,7 @@ let tests =
         test "a malformed progress record is refused naming the field, never wrapped into another epoch" {
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "t.safetensors")
-                TrainingCheckpoint.save path spec None (Trainer.start options (SequenceModel.init spec 5))
+                TrainingCheckpoint.save path spec None (Training.start options (SequenceModel.init spec 5))
                 let file = Safetensors.read path
                 let withProgress (name: string) (progress: string) =
                     let p = Path.Combine(dir, name + ".safetensors")
@@ -90,7 +90,7 @@ let tests =
                       BestParameters = None
                       EpochsSinceBest = 2
                       Plateau = Some { Rate = 1e-3 / 3.0; Best = infinity; BadEpochs = 1; CooldownLeft = 2 } }
-                let state = { Trainer.start options (SequenceModel.init spec 5) with Monitor = monitor }
+                let state = { Training.start options (SequenceModel.init spec 5) with Monitor = monitor }
                 TrainingCheckpoint.save path spec None state
                 let _, loaded = TrainingCheckpoint.load path
                 Expect.equal loaded.Monitor monitor "the same monitor"
@@ -107,7 +107,7 @@ let tests =
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "t.safetensors")
                 let stateFiles () = Directory.GetFiles(dir, "t.training.*") |> Array.map Path.GetFileName
-                let state = Trainer.start options (SequenceModel.init spec 5)
+                let state = Training.start options (SequenceModel.init spec 5)
                 // Files of the user's that look like state files but were not written for this checkpoint stay.
                 File.WriteAllText(Path.Combine(dir, "t.training.notes.safetensors"), "mine")
                 Safetensors.write (Path.Combine(dir, "t.training.0123456789abcdef.safetensors")) [] [||]
@@ -133,7 +133,7 @@ let tests =
         test "a checkpoint whose optimizer state is missing or misnamed is refused naming the file; older one-file checkpoints still load" {
             withFolder (fun dir ->
                 let path = Path.Combine(dir, "t.safetensors")
-                let state = Trainer.start options (SequenceModel.init spec 5)
+                let state = Training.start options (SequenceModel.init spec 5)
                 TrainingCheckpoint.save path spec None state
                 let file = Safetensors.read path
                 let stateFile = Directory.GetFiles(dir, "t.training.*").[0]
@@ -160,12 +160,12 @@ let tests =
             Expect.equal (TrainingCheckpoint.bestPath (Path.Combine("runs", "model.safetensors"))) (Path.Combine("runs", "model.best.safetensors")) "name.best.ext"
         }
         test "resuming past the end of an epoch's batches is refused: the data or batch size changed" {
-            let state = { Trainer.start options (SequenceModel.init spec 5) with Batch = 7 }
-            Check.throwsWith [ "after batch 7"; "has 3 batches" ] (fun () -> Trainer.fit (SequenceModel.model spec) options data ignore ignore CancellationToken.None state)
+            let state = { Training.start options (SequenceModel.init spec 5) with Batch = 7 }
+            Check.throwsWith [ "after batch 7"; "has 3 batches" ] (fun () -> Training.fit (SequenceModel.model spec) options data ignore ignore CancellationToken.None state)
         }
         test "resuming with another optimizer is refused, naming both" {
-            let state = Trainer.start options (SequenceModel.init spec 5)
+            let state = Training.start options (SequenceModel.init spec 5)
             let sgd = { options with Optimizer = Optimizer.Sgd SgdOptions.Default }
-            Check.throwsWith [ "exp_avg, exp_avg_sq buffers"; "SGD keeps no buffers" ] (fun () -> Trainer.fit (SequenceModel.model spec) sgd data ignore ignore CancellationToken.None state)
+            Check.throwsWith [ "exp_avg, exp_avg_sq buffers"; "SGD keeps no buffers" ] (fun () -> Training.fit (SequenceModel.model spec) sgd data ignore ignore CancellationToken.None state)
         }
     ]

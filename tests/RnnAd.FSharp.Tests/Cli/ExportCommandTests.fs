@@ -11,7 +11,7 @@ open RnnAd.FSharp.Tests
 let private rnnad = CliSupport.rnnad
 
 /// A seeded batch of the abcd model's four letters: 3 sequences of 6 steps.
-let private abcdBatch : SequenceBatch =
+let private abcdBatch : Minibatch =
     let random = System.Random(17)
     { Input = SequenceInput.Tokens(Array.init 18 (fun _ -> random.Next 4)); Batch = 3; Time = 6; Mask = None; Targets = Targets.None }
 

@@ -12,7 +12,7 @@ let private reviews =
        { Tokens = [| 6 |]; Label = 0 }
        { Tokens = [| 7; 8 |]; Label = 1 } |]
 
-let private tokensOf (batch: SequenceBatch) =
+let private tokensOf (batch: Minibatch) =
     match batch.Input with
     | SequenceInput.Tokens ids -> ids
     | SequenceInput.Features _ -> failtest "expected token ids"

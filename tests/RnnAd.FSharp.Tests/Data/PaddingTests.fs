@@ -38,7 +38,7 @@ let private spec kind bidirectional head : ModelSpec =
 let private stepTargets (ids: int[]) = ids |> Array.map (fun id -> (id + 1) % 3)
 
 /// The sequence alone, no padding and no mask.
-let private alone (head: HeadKind) (e: ClassificationExample) : SequenceBatch =
+let private alone (head: HeadKind) (e: ClassificationExample) : Minibatch =
     { Input = SequenceInput.Tokens e.Tokens
       Batch = 1
       Time = e.Tokens.Length
@@ -46,7 +46,7 @@ let private alone (head: HeadKind) (e: ClassificationExample) : SequenceBatch =
       Targets = Targets.Classes(if head = HeadKind.PerStep then stepTargets e.Tokens else [| e.Label |]) }
 
 /// The padded batch of all examples; for the PerStep head, padded steps get target 0 (masked out).
-let private padded (head: HeadKind) : SequenceBatch =
+let private padded (head: HeadKind) : Minibatch =
     let b = Batching.classification 0 examples
     match head with
     | HeadKind.LastStep -> b
@@ -56,7 +56,7 @@ let private padded (head: HeadKind) : SequenceBatch =
         { b with Targets = Targets.Classes(targets) }
 
 /// Row `i` of a padded batch as a batch of one, still padded to the batch's time.
-let private row (b: SequenceBatch) (i: int) : SequenceBatch =
+let private row (b: Minibatch) (i: int) : Minibatch =
     let ids = match b.Input with SequenceInput.Tokens ids -> ids | SequenceInput.Features _ -> failwith "token ids expected"
     let targets = Targets.classesOf b.Targets
     let per = targets.Length / b.Batch

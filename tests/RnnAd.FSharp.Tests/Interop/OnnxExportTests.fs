@@ -71,7 +71,7 @@ let private shapes = [ 1, 1; 3, 7; 2, 16 ]
 
 /// Seeded random inputs: token ids in [0, vocabulary), or features uniform in (−2, 2) rounded to float32 so
 /// that RnnAd and a float32 graph read the same numbers.
-let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : SequenceBatch =
+let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : Minibatch =
     let input =
         match spec.Input with
         | InputEncoding.OneHot v
@@ -85,7 +85,7 @@ let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) : Se
 
 /// RnnAd's outputs for a batch, with softmax or the logistic function worked here (not by the library) when
 /// the export adds them.
-let expected (c: Configuration) (ps: NamedTensors) (batch: SequenceBatch) : float[] =
+let expected (c: Configuration) (ps: NamedTensors) (batch: Minibatch) : float[] =
     let outputs = (fst (SequenceModel.forward c.Spec ps RnnAd.FSharp.RunOptions.Default batch)).ToArray()
     match c.Spec.Loss, c.Probabilities with
     | Loss.CrossEntropy _, true ->
@@ -97,7 +97,7 @@ let expected (c: Configuration) (ps: NamedTensors) (batch: SequenceBatch) : floa
     | _ -> outputs
 
 /// The real steps of each sequence of a batch whose mask holds 1s then 0s (all of them without a mask).
-let private lengthsOf (batch: SequenceBatch) : int64[] =
+let private lengthsOf (batch: Minibatch) : int64[] =
     Array.init batch.Batch (fun b ->
         match batch.Mask with
         | Some m -> m.[b * batch.Time .. (b + 1) * batch.Time - 1] |> Array.sum |> int64
@@ -105,7 +105,7 @@ let private lengthsOf (batch: SequenceBatch) : int64[] =
 
 /// Runs an exported graph on a batch in ONNX Runtime (with its lengths if `lengths`); returns the output's
 /// values (as float64) and shape.
-let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (precision: OnnxFloat) (batch: SequenceBatch) : float[] * int64[] =
+let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (precision: OnnxFloat) (batch: Minibatch) : float[] * int64[] =
     use input =
         match batch.Input, precision with
         | SequenceInput.Tokens ids, _ -> OrtValue.CreateTensorValueFromMemory(Array.map int64 ids, [| int64 batch.Batch; int64 batch.Time |])
@@ -124,7 +124,7 @@ let runOnnxWith (lengths: bool) (session: InferenceSession) (spec: ModelSpec) (p
     values, output.GetTensorTypeAndShape().Shape
 
 /// Runs an exported graph without lengths.
-let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxFloat) (batch: SequenceBatch) : float[] * int64[] =
+let runOnnx (session: InferenceSession) (spec: ModelSpec) (precision: OnnxFloat) (batch: Minibatch) : float[] * int64[] =
     runOnnxWith false session spec precision batch
 
 /// |a − b| / max(|a|, |b|, floor) over all entries: the worst, and where.
@@ -176,7 +176,7 @@ let agreementTests = everyConfiguration "Interop/ONNX export agrees with RnnAd i
 
 /// The entries of outputs that belong to real steps: all of a per-sequence head's, a per-step head's at the
 /// steps the batch's mask keeps (outputs at padded steps mean nothing).
-let atRealSteps (spec: ModelSpec) (batch: SequenceBatch) (values: float[]) : float[] =
+let atRealSteps (spec: ModelSpec) (batch: Minibatch) (values: float[]) : float[] =
     match spec.Head, batch.Mask with
     | HeadKind.PerStep, Some mask -> values |> Array.indexed |> Array.filter (fun (i, _) -> mask.[i / spec.Outputs] = 1.0) |> Array.map snd
     | _ -> values

@@ -37,11 +37,11 @@ let private options epochs =
     { TrainingOptions.Default with Schedule = Schedule.Constant 0.02; Epochs = epochs; ClipNorm = Some 5.0; Seed = 7 }
 
 let private train (s: ModelSpec) (o: TrainingOptions) =
-    let start = Trainer.start o (SequenceModel.init s 1)
-    fst (Trainer.fit (SequenceModel.model s) o { Train = (fun _ -> windows); Validation = None } ignore ignore CancellationToken.None start)
+    let start = Training.start o (SequenceModel.init s 1)
+    fst (Training.fit (SequenceModel.model s) o { Train = (fun _ -> windows); Validation = None } ignore ignore CancellationToken.None start)
 
 /// A feature batch of 3 sequences over 6 steps, the last two sequences padded (one at its end, one at its start).
-let private padded (seed: int) (features: int) (outputs: int) : SequenceBatch =
+let private padded (seed: int) (features: int) (outputs: int) : Minibatch =
     let rng = Random seed
     { Input = SequenceInput.Features(Check.uniform seed -1.0 1.0 [| 3; 6; features |])
       Batch = 3

@@ -18,7 +18,7 @@ let private spec (kind: CellKind) (layers: int) (bidirectional: bool) (head: Hea
       Dropout = 0.0; Head = head; HeadHidden = []; Outputs = 3; Loss = Loss.crossEntropy }
 
 /// Three sequences of 6 steps: one whole, one padded at the end, one padded at the start and in the middle.
-let private batch (seed: int) (head: HeadKind) : SequenceBatch =
+let private batch (seed: int) (head: HeadKind) : Minibatch =
     let rng = Random seed
     { Input = SequenceInput.Features(Check.uniform seed -1.0 1.0 [| 3; 6; 3 |])
       Batch = 3

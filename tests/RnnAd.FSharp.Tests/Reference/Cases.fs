@@ -22,7 +22,7 @@ type Case =
     { Label: string
       Spec: ModelSpec
       Params: NamedTensors
-      Batch: SequenceBatch }
+      Batch: Minibatch }
 
 let kinds = [| CellKind.RnnTanh; CellKind.RnnRelu; CellKind.Lstm; CellKind.Gru |]
 
@@ -91,7 +91,7 @@ let random (family: string) (limits: Limits) (index: int) : Case =
       Batch = data }
 
 /// The AD side's plain gradient, exactly what a training loop uses.
-let adGradients (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: SequenceBatch) : float * NamedTensors =
+let adGradients (spec: ModelSpec) (ps: NamedTensors) (options: RunOptions) (batch: Minibatch) : float * NamedTensors =
     let loss, grads = Ad.Named.valueAndGrad (fun p -> fst (SequenceModel.loss spec p options batch)) ps
     loss.ToScalar(), grads
 

@@ -23,7 +23,7 @@ let private spec kind layers bidirectional head : ModelSpec =
       HeadHidden = []
       Outputs = 3; Loss = Loss.crossEntropy }
 
-let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) (masked: bool) : SequenceBatch =
+let private batchFor (spec: ModelSpec) (seed: int) (batch: int) (time: int) (masked: bool) : Minibatch =
     let rng = System.Random seed
     { Input = inputFor rng seed spec batch time
       Batch = batch

@@ -8,7 +8,7 @@ open Expecto
 open RnnAd.FSharp
 open RnnAd.FSharp.Tests
 
-// Early stopping, limits, hooks, cancellation and the monitor, on the "hello" language model of TrainerTests: 12
+// Early stopping, limits, hooks, cancellation and the monitor, on the "hello" language model of TrainingTests: 12
 // windows of 12 characters in 3 batches of 4 per epoch.
 
 let private text = String.replicate 8 "hello "
@@ -37,7 +37,7 @@ let private contrary = Array.append (Array.truncate 2 batches) (Array.truncate 1
 let private options =
     { TrainingOptions.Default with Schedule = Schedule.Constant 0.03; Epochs = 30; ClipNorm = Some 5.0; Seed = 5 }
 
-let private start () = Trainer.start options (SequenceModel.init spec 3)
+let private start () = Training.start options (SequenceModel.init spec 3)
 
 let private bits (ps: NamedTensors) = ps.Tensors |> Array.map (fun t -> t.ToArray())
 
@@ -59,7 +59,7 @@ let private recorded (o: TrainingOptions) (data: TrainingData) (decide: Training
             OnEvent = (fun e -> events.Add e; decide e)
             SaveCheckpoint = (fun s -> states.[s.StepsDone] <- s)
             SaveBest = bests.Add }
-    let outcome = Trainer.run model { o with CheckpointEvery = Some 1 } data hooks state
+    let outcome = Training.run model { o with CheckpointEvery = Some 1 } data hooks state
     outcome, List.ofSeq events, states, List.ofSeq bests
 
 let private go _ = TrainingDecision.Continue
@@ -114,12 +114,12 @@ let tests =
                         Cancellation = cts.Token
                         // Past the best epoch, before the stop.
                         OnEvent = (function TrainingEvent.StepCompleted s when s.Step = int64 (straight.History.Length - 2) * 3L -> cts.Cancel(); go () | _ -> go ()) }
-                Expect.throwsT<TrainingCanceledException> (fun () -> Trainer.run model { o with CheckpointEvery = Some 1 } data hooks (start ()) |> ignore) "cancelled"
+                Expect.throwsT<FitCanceledException> (fun () -> Training.run model { o with CheckpointEvery = Some 1 } data hooks (start ()) |> ignore) "cancelled"
                 let _, state = TrainingCheckpoint.load path
                 let _, best = TrainingCheckpoint.load (TrainingCheckpoint.bestPath path)
                 Expect.isSome state.Monitor.Best "the monitor was saved"
                 Expect.isSome state.Monitor.Plateau "and the plateau's state"
-                let resumed = Trainer.run model o data TrainingHooks.Default { state with Monitor = { state.Monitor with BestParameters = Some best.Parameters } }
+                let resumed = Training.run model o data TrainingHooks.Default { state with Monitor = { state.Monitor with BestParameters = Some best.Parameters } }
                 Expect.equal resumed.Stop straight.Stop "the same stop"
                 Expect.equal resumed.State.StepsDone straight.State.StepsDone "at the same step"
                 Expect.equal (bits resumed.Parameters) (bits straight.Parameters) "the same restored bits"
@@ -127,7 +127,7 @@ let tests =
         }
         test "restoring the best needs its parameters: a state with a best epoch but none is refused" {
             let state = { start () with Monitor = { MonitorState.Empty with Best = Some { Epoch = 2; Step = 9L; Value = 1.0 } } }
-            Check.throwsWith [ "best epoch (3)"; "RestoreBest" ] (fun () -> Trainer.run model { options with RestoreBest = true } { Train = (fun _ -> batches); Validation = None } TrainingHooks.Default state)
+            Check.throwsWith [ "best epoch (3)"; "RestoreBest" ] (fun () -> Training.run model { options with RestoreBest = true } { Train = (fun _ -> batches); Validation = None } TrainingHooks.Default state)
         }
         test "MaxSteps stops within an epoch, reports the part that ran, and a resumed run goes on to the same bits" {
             let data = { Train = (fun _ -> batches); Validation = Some batches }
@@ -138,7 +138,7 @@ let tests =
             Expect.isSome (List.last five.History).Validation "the partial epoch is evaluated"
             Expect.isFalse (List.last five.History).IsBest "but not judged"
             let nine, _, _, _ = recorded { options with MaxSteps = Some 9L } data go (start ())
-            let resumed = Trainer.run model { options with MaxSteps = Some 9L } data TrainingHooks.Default five.State
+            let resumed = Training.run model { options with MaxSteps = Some 9L } data TrainingHooks.Default five.State
             Expect.equal (bits resumed.State.Parameters) (bits nine.State.Parameters) "the same bits"
             Expect.equal (resumed.History |> List.map (fun e -> e.Epoch, e.Steps)) [ 1, 1; 2, 3 ] "the rest of epoch 1, then epoch 2"
         }
@@ -148,7 +148,7 @@ let tests =
                 { TrainingHooks.Default with
                     Clock = clock
                     OnEvent = (function TrainingEvent.StepCompleted _ -> clock.Advance(TimeSpan.FromSeconds 10.0); go () | _ -> go ()) }
-            let outcome = Trainer.run model { options with TimeBudget = Some(TimeSpan.FromSeconds 35.0) } { Train = (fun _ -> batches); Validation = None } hooks (start ())
+            let outcome = Training.run model { options with TimeBudget = Some(TimeSpan.FromSeconds 35.0) } { Train = (fun _ -> batches); Validation = None } hooks (start ())
             // Each step takes 10 s by this clock: after 4 steps 40 s have passed, more than 35.
             Expect.equal outcome.Stop StopReason.TimeBudget "stopped by the budget"
             Expect.equal outcome.State.StepsDone 4L "four steps"
@@ -160,14 +160,14 @@ let tests =
                 { TrainingHooks.Default with
                     Clock = clock
                     OnEvent = (function TrainingEvent.StepCompleted s -> reports.Add s; clock.Advance(TimeSpan.FromSeconds 10.0); go () | _ -> go ()) }
-            Trainer.run model { options with Epochs = 3 } { Train = (fun _ -> batches); Validation = None } hooks (start ()) |> ignore
+            Training.run model { options with Epochs = 3 } { Train = (fun _ -> batches); Validation = None } hooks (start ()) |> ignore
             // Step n is reported after 10·(n − 1) s: a pace of n / (10(n − 1)) steps per second, 9 − n steps to go.
             let third = reports.[2]
             Expect.equal third.TotalSteps 9L "3 epochs of 3 batches"
             Expect.equal third.Elapsed (TimeSpan.FromSeconds 20.0) "elapsed"
             Expect.equal third.StepsPerSecond (3.0 / 20.0) "pace"
             Expect.floatClose Accuracy.veryHigh third.Remaining.TotalSeconds (6.0 / (3.0 / 20.0)) "6 steps at 0.15 per second"
-            let capped = Trainer.run model { options with Epochs = 3; MaxSteps = Some 4L; TimeBudget = Some(TimeSpan.FromSeconds 25.0) } { Train = (fun _ -> batches); Validation = None }
+            let capped = Training.run model { options with Epochs = 3; MaxSteps = Some 4L; TimeBudget = Some(TimeSpan.FromSeconds 25.0) } { Train = (fun _ -> batches); Validation = None }
             let clock2 = ManualClock()
             let reports2 = ResizeArray<StepReport>()
             capped { TrainingHooks.Default with Clock = clock2; OnEvent = (function TrainingEvent.StepCompleted s -> reports2.Add s; clock2.Advance(TimeSpan.FromSeconds 10.0); go () | _ -> go ()) } (start ()) |> ignore
@@ -190,7 +190,7 @@ let tests =
                     SaveCheckpoint = (fun s -> states.[s.StepsDone] <- s)
                     Cancellation = cts.Token
                     OnEvent = (function TrainingEvent.StepCompleted s when s.Step = 4L -> cts.Cancel(); go () | _ -> go ()) }
-            let e = Expect.throwsC (fun () -> Trainer.run model { options with CheckpointEvery = Some 1 } { Train = (fun _ -> batches); Validation = None } hooks (start ()) |> ignore) (function :? TrainingCanceledException as e -> e | e -> failtestf "%O" e)
+            let e = Expect.throwsC (fun () -> Training.run model { options with CheckpointEvery = Some 1 } { Train = (fun _ -> batches); Validation = None } hooks (start ()) |> ignore) (function :? FitCanceledException as e -> e | e -> failtestf "%O" e)
             Expect.equal e.State.StepsDone 4L "after step 4"
             Expect.equal (bits e.State.Parameters) (bits states.[4L].Parameters) "the checkpoint of step 4"
             Expect.equal (bits e.State.Optimizer.Buffers) (bits states.[4L].Optimizer.Buffers) "optimizer state too"
@@ -216,11 +216,11 @@ let tests =
             Expect.isSome first.Training.Value.Confusion "confusion matrix"
         }
         test "the monitored figure must apply to the model; schedules spanning a run count its updates" {
-            Check.throwsWith [ "rmse"; "cross_entropy" ] (fun () -> Trainer.run model { options with Monitor = Metric.Rmse } { Train = (fun _ -> batches); Validation = None } TrainingHooks.Default (start ()))
+            Check.throwsWith [ "rmse"; "cross_entropy" ] (fun () -> Training.run model { options with Monitor = Metric.Rmse } { Train = (fun _ -> batches); Validation = None } TrainingHooks.Default (start ()))
             // 12 steps in windows of 5: 5, 5, 2, three updates per batch.
-            Expect.equal (Trainer.updatesIn model { options with TruncateEvery = Some 5 } batches) (3L * int64 batches.Length) "updates per epoch"
-            Expect.equal (Trainer.updatesIn model options batches) (int64 batches.Length) "one per batch with full BPTT"
-            Check.throwsWith [ "MaxSteps" ] (fun () -> Trainer.validate { options with MaxSteps = Some 0L })
-            Check.throwsWith [ "Patience" ] (fun () -> Trainer.validate { options with EarlyStopping = Some { Patience = 0; MinDelta = 0.0 } })
+            Expect.equal (Training.updatesIn model { options with TruncateEvery = Some 5 } batches) (3L * int64 batches.Length) "updates per epoch"
+            Expect.equal (Training.updatesIn model options batches) (int64 batches.Length) "one per batch with full BPTT"
+            Check.throwsWith [ "MaxSteps" ] (fun () -> Training.validate { options with MaxSteps = Some 0L })
+            Check.throwsWith [ "Patience" ] (fun () -> Training.validate { options with EarlyStopping = Some { Patience = 0; MinDelta = 0.0 } })
         }
     ]

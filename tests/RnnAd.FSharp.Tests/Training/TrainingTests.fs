@@ -1,4 +1,4 @@
-module RnnAd.FSharp.Tests.Training.TrainerTests
+module RnnAd.FSharp.Tests.Training.TrainingTests
 
 open RnnAd
 open System
@@ -28,7 +28,7 @@ let private options epochs =
 let private data = { Train = (fun _ -> batches); Validation = Some batches }
 
 let private fit spec options report save state =
-    Trainer.fit (SequenceModel.model spec) options data report save CancellationToken.None state
+    Training.fit (SequenceModel.model spec) options data report save CancellationToken.None state
 
 let private bits (ps: NamedTensors) = ps.Tensors |> Array.map (fun t -> t.ToArray())
 
@@ -38,7 +38,7 @@ let tests =
         test "training lowers the loss and learns the sequence" {
             let s = spec CellKind.Lstm 0.0
             let initial = Evaluation.metrics (SequenceModel.model s) (SequenceModel.init s 1) batches
-            let final, history = fit s (options 60) ignore ignore (Trainer.start (options 60) (SequenceModel.init s 1))
+            let final, history = fit s (options 60) ignore ignore (Training.start (options 60) (SequenceModel.init s 1))
             let m = Evaluation.metrics (SequenceModel.model s) final.Parameters batches
             Expect.isLessThan m.Loss (initial.Loss / 10.0) "loss falls by 10× at least"
             // Every letter after the first two of a window is determined: all but the first position's
@@ -49,7 +49,7 @@ let tests =
         test "resuming from a checkpoint gives the same bits as an uninterrupted run (dropout and truncation on)" {
             let s = spec CellKind.Gru 0.3
             let o = { options 4 with CheckpointEvery = Some 3; TruncateEvery = Some 5; Optimizer = Optimizer.AdamW AdamOptions.DefaultW }
-            let start = Trainer.start o (SequenceModel.init s 2)
+            let start = Training.start o (SequenceModel.init s 2)
             let saved = ResizeArray<TrainingState>()
             let straight, _ = fit s o ignore saved.Add start
             Expect.isGreaterThan saved.Count 2 "checkpoints were taken"
@@ -61,7 +61,7 @@ let tests =
         test "truncated BPTT takes one update per chunk of k steps" {
             let s = spec CellKind.RnnTanh 0.0
             let o = { options 1 with TruncateEvery = Some 5 }
-            let final, _ = fit s o ignore ignore (Trainer.start o (SequenceModel.init s 3))
+            let final, _ = fit s o ignore ignore (Training.start o (SequenceModel.init s 3))
             // 12 steps in chunks of 5: 5, 5, 2 → three updates per batch
             Expect.equal final.Optimizer.Step (int64 (3 * batches.Length)) "updates"
         }
@@ -74,8 +74,8 @@ let tests =
                 function
                 | TrainingEvent.StepCompleted r when r.Step = 5L -> cts.Cancel()
                 | _ -> ()
-            let run () = Trainer.fit (SequenceModel.model s) o data report (fun st -> last <- Some st) cts.Token (Trainer.start o (SequenceModel.init s 4)) |> ignore
-            let canceled = Expect.throwsC run (function :? TrainingCanceledException as e -> e | e -> failtestf "unexpected %O" e)
+            let run () = Training.fit (SequenceModel.model s) o data report (fun st -> last <- Some st) cts.Token (Training.start o (SequenceModel.init s 4)) |> ignore
+            let canceled = Expect.throwsC run (function :? FitCanceledException as e -> e | e -> failtestf "unexpected %O" e)
             Expect.equal canceled.State.StepsDone 5L "the exception carries the state after the last completed step"
             Expect.equal canceled.CancellationToken cts.Token "and the token that cancelled"
             Expect.equal (last |> Option.map (fun st -> st.StepsDone)) (Some 4L) "the checkpoint after batch 4 is the last"
@@ -94,11 +94,11 @@ let tests =
             let good = { Input = SequenceInput.Features(Tensor.Ones [| 1; 3; 2 |]); Batch = 1; Time = 3; Mask = None; Targets = Targets.Classes [| 0; 1; 0 |] }
             let bad = { good with Targets = Targets.Classes [| 1; 1; 1 |] }
             let o = options 1
-            let start = Trainer.start o (SequenceModel.init s 5)
-            let run () = Trainer.fit (SequenceModel.model s) o { Train = (fun _ -> [| good; bad |]); Validation = None } ignore ignore CancellationToken.None start |> ignore
+            let start = Training.start o (SequenceModel.init s 5)
+            let run () = Training.fit (SequenceModel.model s) o { Train = (fun _ -> [| good; bad |]); Validation = None } ignore ignore CancellationToken.None start |> ignore
             let error = Expect.throwsC run (fun e -> e)
             match error with
-            | TrainingDivergedException (message, lastGood) ->
+            | FitDivergedException (message, lastGood) ->
                 Expect.stringContains message "batch 1 (step 2)" "names the step"
                 Expect.stringContains message "loss is NaN" "names the cause"
                 Expect.equal lastGood.StepsDone 1L "the state after the last good step"
@@ -109,13 +109,13 @@ let tests =
             // A learning rate of 10⁶ throws Adam's weights far out in the first update: the next loss is huge.
             let s = spec CellKind.Lstm 0.0
             let o = { options 3 with Schedule = Schedule.Constant 1e6 }
-            let run () = fit s o ignore ignore (Trainer.start o (SequenceModel.init s 1)) |> ignore
+            let run () = fit s o ignore ignore (Training.start o (SequenceModel.init s 1)) |> ignore
             match Expect.throwsC run id with
-            | TrainingDivergedException (message, lastGood) ->
+            | FitDivergedException (message, lastGood) ->
                 Expect.stringContains message "times the run's mean batch loss" "names the cause"
                 Expect.isTrue (lastGood.Parameters.Tensors |> Array.forall (fun t -> t.ToArray() |> Array.forall Double.IsFinite)) "the last good parameters"
             | e -> failtestf "unexpected %O" e
-            Check.throwsWith [ "RunawayFactor"; "above 1" ] (fun () -> Trainer.validate { o with RunawayFactor = Some 1.0 })
+            Check.throwsWith [ "RunawayFactor"; "above 1" ] (fun () -> Training.validate { o with RunawayFactor = Some 1.0 })
         }
         test "a non-finite feature is refused before it reaches the model, naming where it sits" {
             let s = { spec CellKind.RnnTanh 0.0 with Input = InputEncoding.Features 2; Outputs = 2 }
@@ -124,9 +124,9 @@ let tests =
             Check.throwsWith [ "feature 1 of step 1 of sequence 0"; "NaN" ] (fun () -> SequenceModel.forward s (SequenceModel.init s 5) RunOptions.Default batch)
         }
         test "invalid options are rejected by name" {
-            Check.throwsWith [ "TruncateEvery" ] (fun () -> Trainer.validate { options 1 with TruncateEvery = Some 0 })
-            Check.throwsWith [ "ClipNorm" ] (fun () -> Trainer.validate { options 1 with ClipNorm = Some -1.0 })
-            Check.throwsWith [ "Epochs" ] (fun () -> Trainer.validate { options -1 with Epochs = -1 })
+            Check.throwsWith [ "TruncateEvery" ] (fun () -> Training.validate { options 1 with TruncateEvery = Some 0 })
+            Check.throwsWith [ "ClipNorm" ] (fun () -> Training.validate { options 1 with ClipNorm = Some -1.0 })
+            Check.throwsWith [ "Epochs" ] (fun () -> Training.validate { options -1 with Epochs = -1 })
         }
     ]
 
@@ -134,7 +134,7 @@ let tests =
 let generation =
     testList "Training/generation" [
         let s = spec CellKind.Lstm 0.0
-        let trained = lazy (fst (fit s (options 60) ignore ignore (Trainer.start (options 60) (SequenceModel.init s 1)))).Parameters
+        let trained = lazy (fst (fit s (options 60) ignore ignore (Training.start (options 60) (SequenceModel.init s 1)))).Parameters
         let decode (xs: int[]) = String(xs |> Array.map (fun i -> alphabet.[i]))
         test "a trained model continues the pattern greedily" {
             let prompt = "hel" |> Seq.map (fun c -> Array.IndexOf(alphabet, c)) |> Array.ofSeq
